@@ -1,0 +1,1 @@
+"""The Starlette application, HTTP concerns, authentication and the `phigate` command."""

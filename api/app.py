@@ -1,0 +1,48 @@
+"""The Starlette application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api import db
+from api.auth import Authenticator, no_credentials
+from api.graphql import GraphQLEndpoint
+from api.headers import RequestIdAndHeaders
+from api.keys import key_provider
+from api.settings import Settings
+from crypto.keystore import load_keyring
+from schema.build import build_schema
+
+
+async def health(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings, authenticate: Authenticator = no_credentials) -> Starlette:
+    provider = key_provider(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.connect(settings.database_url)
+        try:
+            app.state.keyring = await load_keyring(provider)
+            yield
+        finally:
+            await db.disconnect()
+
+    graphql = GraphQLEndpoint(build_schema(), authenticate, ide=not settings.production)
+    return Starlette(
+        routes=[
+            Route("/healthz", health),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        middleware=[Middleware(RequestIdAndHeaders)],
+        lifespan=lifespan,
+    )

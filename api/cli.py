@@ -1,0 +1,100 @@
+"""`phigate`: serve, migrate, seed demo data, print the policy."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from api import db
+from api.demo import DemoLogin, seed_demo
+from api.keys import key_provider
+from api.settings import ConfigError, Settings
+from crypto.keystore import load_keyring
+from permissions.matrix import policy_markdown
+from schema.build import build_schema
+from schema.inventory import phi_fields
+
+
+async def _demo(settings: Settings, patients: int) -> list[DemoLogin]:
+    await db.connect(settings.database_url)
+    try:
+        keyring = await load_keyring(key_provider(settings))
+        return await seed_demo(keyring, patients=patients)
+    finally:
+        await db.disconnect()
+
+
+def _print_logins(logins: Sequence[DemoLogin]) -> None:
+    print("Demo logins (synthetic data; passwords are new on every run):")
+    for login in logins:
+        print(f"  {login.username:<14} {login.role.value:<11} {login.password}")
+
+
+def policy_document() -> str:
+    overrides = [
+        (f"{f.type_name}.{f.field_name}", f.category, f.overrides)
+        for f in phi_fields(build_schema())
+    ]
+    return policy_markdown(overrides)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    if settings.database_url.startswith("sqlite"):
+        # The embedded default is single-node: bring its schema up to date on start.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(db.migrate(settings.database_url))
+    if args.demo:
+        _print_logins(asyncio.run(_demo(settings, args.patients)))
+    uvicorn.run(
+        "api.main:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="phigate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--demo", action="store_true", help="seed demo data and print logins")
+    serve.add_argument("--patients", type=int, default=20, help="demo patients to create")
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="apply pending database migrations")
+    demo = sub.add_parser("demo", help="seed synthetic demo data and print logins")
+    demo.add_argument("--patients", type=int, default=20)
+    policy = sub.add_parser("policy", help="print the roles x PHI categories matrix")
+    policy.add_argument("--markdown", action="store_true", help="Markdown (the README's table)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            _serve(settings, args)
+        elif args.command == "migrate":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            asyncio.run(db.migrate(settings.database_url))
+            print("migrations applied")
+        elif args.command == "demo":
+            _print_logins(asyncio.run(_demo(settings, args.patients)))
+        elif args.command == "policy":
+            sys.stdout.write(policy_document())
+    except ConfigError as exc:
+        print(f"phigate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Database wiring: Tortoise configuration and migrations (never `generate_schemas`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as run_migrations
+
+APP = "phigate"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            APP: {
+                "models": ["models"],
+                "migrations": "migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Apply pending migrations. Safe to run repeatedly and from several processes in turn."""
+    await run_migrations(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def connect(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+# For Tortoise's own CLI when writing a migration after a model change:
+#   tortoise -c api.db.TORTOISE_ORM makemigrations
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")

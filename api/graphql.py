@@ -1,0 +1,48 @@
+"""The `/graphql` endpoint: authenticate, then hand the request to strawberry with its context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from api.auth import Authenticator
+from schema.context import RequestContext
+
+UNAUTHENTICATED = {
+    "errors": [
+        {"message": "Authentication required", "extensions": {"code": "UNAUTHENTICATED"}}
+    ]
+}
+
+
+class _View(GraphQL[RequestContext, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        return RequestContext.create(request.state.principal, request.app.state.keyring)
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: strawberry.Schema, authenticate: Authenticator, ide: bool) -> None:
+        self._authenticate = authenticate
+        self._ide = ide
+        self._view = _View(schema, graphql_ide="graphiql" if ide else None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        principal = await self._authenticate(request)
+        if principal is None and not self._is_ide_page(request):
+            await JSONResponse(UNAUTHENTICATED, status_code=401)(scope, receive, send)
+            return
+        request.state.principal = principal
+        await self._view(scope, receive, send)
+
+    def _is_ide_page(self, request: Request) -> bool:
+        accept: Any = request.headers.get("accept", "")
+        return self._ide and request.method == "GET" and "text/html" in accept

@@ -1,0 +1,1 @@
+"""The audit trail: what was accessed, by whom, why, and with which decision."""

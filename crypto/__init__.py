@@ -1,0 +1,1 @@
+"""Envelope encryption, sealed values and blind indexes for PHI at rest."""

@@ -1,0 +1,79 @@
+"""The in-memory keyring: versioned AES-256-GCM data keys and the blind-index key.
+
+Blob layout: format byte, key version (u32 big endian), 96-bit random nonce, ciphertext + tag.
+Associated data is `table.column|row public id|key version`, so a ciphertext copied to another
+row or column, or relabelled with another key version, fails to open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from crypto.errors import KeyUnavailable, SealBroken
+from crypto.sealed import Sealed
+
+_FORMAT = 1
+_HEADER = struct.Struct(">BI")
+_NONCE_BYTES = 12
+_PREFIX = _HEADER.size + _NONCE_BYTES
+
+
+class Keyring:
+    def __init__(self, data_keys: Mapping[int, bytes], primary: int, index_key: bytes) -> None:
+        if primary not in data_keys:
+            raise KeyUnavailable()
+        self._aeads = {version: AESGCM(key) for version, key in data_keys.items()}
+        self._primary = primary
+        self._index_key = index_key
+        self._column_index_keys: dict[str, bytes] = {}
+
+    @property
+    def primary_version(self) -> int:
+        return self._primary
+
+    @property
+    def versions(self) -> frozenset[int]:
+        return frozenset(self._aeads)
+
+    def seal(self, plaintext: str, binding: str) -> Sealed:
+        version = self._primary
+        nonce = os.urandom(_NONCE_BYTES)
+        body = self._aeads[version].encrypt(nonce, plaintext.encode(), _aad(binding, version))
+        return Sealed(_HEADER.pack(_FORMAT, version) + nonce + body, binding)
+
+    def open(self, sealed: Sealed) -> str:
+        blob = sealed.blob
+        if len(blob) < _PREFIX:
+            raise SealBroken()
+        fmt, version = _HEADER.unpack_from(blob)
+        if fmt != _FORMAT:
+            raise SealBroken()
+        aead = self._aeads.get(version)
+        if aead is None:
+            raise KeyUnavailable()
+        try:
+            plain = aead.decrypt(
+                blob[_HEADER.size : _PREFIX], blob[_PREFIX:], _aad(sealed.binding, version)
+            )
+        except InvalidTag:
+            raise SealBroken() from None
+        return plain.decode()
+
+    def blind_index(self, column: str, normalized: str) -> bytes:
+        """HMAC-SHA256 under a per-column key, so equal values in two columns do not match."""
+        key = self._column_index_keys.get(column)
+        if key is None:
+            key = hmac.digest(self._index_key, b"blind-index|" + column.encode(), hashlib.sha256)
+            self._column_index_keys[column] = key
+        return hmac.digest(key, normalized.encode(), hashlib.sha256)
+
+
+def _aad(binding: str, version: int) -> bytes:
+    return f"{binding}|{version}".encode()

@@ -1,0 +1,49 @@
+"""Data keys at rest: wrapped by the key provider, stored in `data_key`, unwrapped at startup."""
+
+from __future__ import annotations
+
+import secrets
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from crypto.keyring import Keyring
+from crypto.provider import KeyProvider
+from models.keys import DataKey, KeyPurpose
+
+DATA_KEY_BYTES = 32
+
+
+def _context(purpose: KeyPurpose, version: int) -> str:
+    # Binds a wrapped key to its purpose and version: a row swapped in the table fails to unwrap.
+    return f"phigate-data-key|{purpose.value}|{version}"
+
+
+async def _create_initial_keys(provider: KeyProvider) -> None:
+    try:
+        async with in_transaction():
+            for purpose in KeyPurpose:
+                key = secrets.token_bytes(DATA_KEY_BYTES)
+                await DataKey.create(
+                    purpose=purpose,
+                    version=1,
+                    provider=provider.name,
+                    wrapped=provider.wrap(key, _context(purpose, 1)),
+                )
+    except IntegrityError:
+        # Another worker created them first; theirs are the keys.
+        pass
+
+
+async def load_keyring(provider: KeyProvider) -> Keyring:
+    """Unwrap every data key, creating the first versions on a new database."""
+    rows = await DataKey.all()
+    if not rows:
+        await _create_initial_keys(provider)
+        rows = await DataKey.all()
+    data: dict[int, bytes] = {}
+    index: dict[int, bytes] = {}
+    for row in rows:
+        key = provider.unwrap(row.wrapped, _context(row.purpose, row.version))
+        (data if row.purpose is KeyPurpose.DATA else index)[row.version] = key
+    return Keyring(data, primary=max(data), index_key=index[max(index)])

@@ -1,0 +1,22 @@
+"""Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
+
+from models.audit import AuditEvent
+from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
+from models.keys import DataKey, KeyPurpose
+from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
+
+__all__ = [
+    "AuditEvent",
+    "CareTeamAssignment",
+    "ClinicalNote",
+    "DataKey",
+    "Diagnosis",
+    "Encounter",
+    "EncounterKind",
+    "KeyPurpose",
+    "Observation",
+    "Organization",
+    "Patient",
+    "ProxyGrant",
+    "User",
+]

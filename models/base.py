@@ -1,0 +1,79 @@
+"""Base model: a random public id for every externally visible row, and sealed-column binding."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, ClassVar, Self
+
+from tortoise import fields
+from tortoise.models import Model
+
+from crypto.keyring import Keyring
+from crypto.sealed import Sealed, binding_for
+
+
+class SealedField(fields.BinaryField):
+    """A PHI column. Holds AES-GCM ciphertext; loads as a `Sealed` bound to its column and row."""
+
+    def to_db_value(self, value: Any, instance: Any) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, Sealed):
+            # Plaintext must never reach a PHI column, not even by mistake.
+            raise TypeError("a PHI column only accepts Sealed values")
+        if isinstance(instance, PublicModel) and value.binding != instance.binding(self):
+            raise ValueError("sealed value is bound to another column or row")
+        return value.blob
+
+
+class PublicModel(Model):
+    """A row with an opaque public id. Database keys never leave the process."""
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=40, unique=True)
+
+    PUBLIC_ID_PREFIX: ClassVar[str]
+    _sealed_columns: ClassVar[tuple[tuple[str, str], ...] | None] = None
+
+    class Meta:
+        abstract = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("public_id", f"{self.PUBLIC_ID_PREFIX}_{secrets.token_urlsafe(16)}")
+        super().__init__(**kwargs)
+
+    def binding(self, field: fields.Field[Any]) -> str:
+        return binding_for(_column_name(type(self), field.model_field_name), self.public_id)
+
+    def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
+        """Encrypt values into this row's sealed columns, bound to this row."""
+        for name, value in plaintext.items():
+            field = self._meta.fields_map[name]
+            if not isinstance(field, SealedField):
+                raise TypeError(f"{name} is not a sealed column")
+            setattr(self, name, None if value is None else keyring.seal(value, self.binding(field)))
+
+    @classmethod
+    def sealed_columns(cls) -> tuple[tuple[str, str], ...]:
+        """(attribute, `table.column`) for every sealed field, computed once per class."""
+        if cls._sealed_columns is None:
+            cls._sealed_columns = tuple(
+                (name, _column_name(cls, name))
+                for name, field in cls._meta.fields_map.items()
+                if isinstance(field, SealedField)
+            )
+        return cls._sealed_columns
+
+    @classmethod
+    def _init_from_db(cls, **kwargs: Any) -> Self:
+        row = super()._init_from_db(**kwargs)
+        for name, column in cls.sealed_columns():
+            blob = row.__dict__.get(name)
+            if blob is not None:
+                object.__setattr__(row, name, Sealed(bytes(blob), binding_for(column, row.public_id)))
+        return row
+
+
+def _column_name(model: type[Model], attribute: str) -> str:
+    field = model._meta.fields_map[attribute]
+    return f"{model._meta.db_table}.{field.source_field or attribute}"

@@ -1,0 +1,101 @@
+"""Organizations, users, patients and who is related to whom."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.base import PublicModel, SealedField
+from permissions.roles import ProxyScope, Role
+
+
+class Organization(PublicModel):
+    PUBLIC_ID_PREFIX = "org"
+    name = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organization"
+
+
+class User(PublicModel):
+    """A staff member, patient portal account or service account. Usernames are not PHI."""
+
+    PUBLIC_ID_PREFIX = "usr"
+    username = fields.CharField(max_length=150, unique=True)
+    role = fields.CharEnumField(Role, max_length=20)
+    password_hash = fields.CharField(max_length=255)
+    organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
+        "phigate.Organization", related_name="users", null=True, on_delete=fields.RESTRICT
+    )
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "app_user"
+
+
+class Patient(PublicModel):
+    """Every identifying or clinical attribute is a sealed column. Lookups go by blind index."""
+
+    PUBLIC_ID_PREFIX = "pat"
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "phigate.Organization", related_name="patients", on_delete=fields.RESTRICT
+    )
+    user: fields.OneToOneNullableRelation[User] = fields.OneToOneField(
+        "phigate.User", related_name="patient_record", null=True, on_delete=fields.SET_NULL
+    )
+    mrn = SealedField()
+    mrn_index = fields.BinaryField()
+    ssn = SealedField(null=True)
+    ssn_index = fields.BinaryField(null=True)
+    given_name = SealedField()
+    family_name = SealedField()
+    birth_date = SealedField()
+    phone = SealedField(null=True)
+    email = SealedField(null=True)
+    email_index = fields.BinaryField(null=True)
+    street = SealedField(null=True)
+    city = SealedField(null=True)
+    zip = SealedField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "patient"
+
+
+class CareTeamAssignment(Model):
+    """A clinician on a patient's care team: the basis of treatment access."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "phigate.User", related_name="assignments", on_delete=fields.CASCADE
+    )
+    patient: fields.ForeignKeyRelation[Patient] = fields.ForeignKeyField(
+        "phigate.Patient", related_name="care_team", on_delete=fields.CASCADE
+    )
+    started_at = fields.DatetimeField(auto_now_add=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "care_team_assignment"
+        unique_together = (("user", "patient"),)
+
+
+class ProxyGrant(PublicModel):
+    """A patient authorises another account (parent, caregiver) to see part of their record."""
+
+    PUBLIC_ID_PREFIX = "pxy"
+    patient: fields.ForeignKeyRelation[Patient] = fields.ForeignKeyField(
+        "phigate.Patient", related_name="proxy_grants", on_delete=fields.CASCADE
+    )
+    grantee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "phigate.User", related_name="proxy_for", on_delete=fields.CASCADE
+    )
+    scope = fields.CharEnumField(ProxyScope, max_length=20)
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "proxy_grant"

@@ -1,0 +1,96 @@
+"""The PHI policy as data: one row per role, one column per category.
+
+`@phi(allow: [...], mask: [...])` on a single field overrides its column for the listed roles.
+The guard compiles this table once per field at schema build; nothing here runs per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+
+from permissions.roles import Category, Decision, ProxyScope, Purpose, Role
+
+A, M, D = Decision.ALLOW, Decision.MASK, Decision.DENY
+
+COLUMNS: tuple[Category, ...] = (
+    Category.NAME, Category.SSN, Category.MRN, Category.DATE, Category.ADDRESS, Category.ZIP,
+    Category.PHONE, Category.EMAIL, Category.DIAGNOSIS, Category.LAB, Category.NOTE,
+)  # fmt: skip
+
+# fmt: off
+_ROWS: dict[Role, tuple[Decision, ...]] = {
+    #                 NAME SSN MRN DATE ADDR ZIP PHONE EMAIL DX  LAB NOTE
+    Role.PHYSICIAN:  (A,   A,  A,  A,   A,   A,  A,    A,    A,  A,  A),
+    Role.NURSE:      (A,   M,  A,  A,   A,   A,  A,    A,    A,  A,  A),
+    Role.FRONT_DESK: (A,   M,  A,  A,   A,   A,  A,    A,    D,  D,  D),
+    Role.BILLING:    (A,   A,  A,  A,   A,   A,  A,    A,    A,  D,  D),
+    Role.PATIENT:    (A,   A,  A,  A,   A,   A,  A,    A,    A,  A,  A),
+    Role.RESEARCHER: (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    Role.AUDITOR:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    Role.ADMIN:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+}
+# fmt: on
+
+
+def _build() -> Mapping[Role, Mapping[Category, Decision]]:
+    if set(COLUMNS) != set(Category) or set(_ROWS) != set(Role):
+        raise RuntimeError("the policy table must cover every role and every category")
+    return MappingProxyType(
+        {role: MappingProxyType(dict(zip(COLUMNS, row, strict=True))) for role, row in _ROWS.items()}
+    )
+
+
+POLICY: Mapping[Role, Mapping[Category, Decision]] = _build()
+
+
+class RowScope(str, Enum):
+    """Which patients a role may load at all (row access)."""
+
+    CARE_TEAM = "care team assignments"
+    ALL = "all patients"
+    WITH_ENCOUNTERS = "patients with encounters"
+    SELF_AND_PROXY = "self, and patients who granted proxy access"
+    NONE = "none"
+
+
+ROW_SCOPE: Mapping[Role, RowScope] = MappingProxyType(
+    {
+        Role.PHYSICIAN: RowScope.CARE_TEAM,
+        Role.NURSE: RowScope.CARE_TEAM,
+        Role.FRONT_DESK: RowScope.ALL,
+        Role.BILLING: RowScope.WITH_ENCOUNTERS,
+        Role.PATIENT: RowScope.SELF_AND_PROXY,
+        Role.RESEARCHER: RowScope.NONE,
+        Role.AUDITOR: RowScope.NONE,
+        Role.ADMIN: RowScope.NONE,
+    }
+)
+
+DEFAULT_PURPOSE: Mapping[Role, Purpose] = MappingProxyType(
+    {
+        Role.PHYSICIAN: Purpose.TREATMENT,
+        Role.NURSE: Purpose.TREATMENT,
+        Role.FRONT_DESK: Purpose.OPERATIONS,
+        Role.BILLING: Purpose.PAYMENT,
+        Role.PATIENT: Purpose.PATIENT_REQUEST,
+        Role.RESEARCHER: Purpose.RESEARCH,
+        Role.AUDITOR: Purpose.OPERATIONS,
+        Role.ADMIN: Purpose.OPERATIONS,
+    }
+)
+
+_DEMOGRAPHICS = frozenset(
+    {Category.NAME, Category.MRN, Category.DATE, Category.ADDRESS, Category.ZIP, Category.PHONE,
+     Category.EMAIL}
+)  # fmt: skip
+_CLINICAL = frozenset({Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE})
+
+PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = MappingProxyType(
+    {
+        ProxyScope.FULL: frozenset(Category),
+        ProxyScope.DEMOGRAPHICS: _DEMOGRAPHICS,
+        ProxyScope.CLINICAL: _CLINICAL,
+    }
+)

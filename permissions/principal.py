@@ -1,0 +1,28 @@
+"""`Principal`: who is asking, built once per request by the HTTP layer, then immutable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from permissions.roles import Purpose, Role
+
+
+class Mode(str, Enum):
+    IDENTIFIED = "identified"
+    REPORT = "report"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    actor: str
+    """Public id of the user or OAuth2 client."""
+    role: Role
+    purpose: Purpose
+    request_id: str
+    ip: str | None = None
+    user_pk: int | None = None
+    """Database key of the user, for row-access queries. Never serialised."""
+    session_id: str | None = None
+    client: str | None = None
+    mode: Mode = Mode.IDENTIFIED

@@ -1,0 +1,41 @@
+"""Per-request batch loaders, so a page of patients loads each kind of child in one query."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from models import ClinicalNote, Diagnosis, Encounter, Observation
+from models.base import PublicModel
+
+Row = TypeVar("Row", bound=PublicModel)
+
+
+def _children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
+    async def load(patient_pks: Sequence[int]) -> list[list[Row]]:
+        grouped: dict[int, list[Row]] = defaultdict(list)
+        for row in await model.filter(patient_id__in=list(patient_pks)).order_by("id"):
+            grouped[row.patient_id].append(row)  # type: ignore[attr-defined]
+        return [grouped[pk] for pk in patient_pks]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass(slots=True)
+class Loaders:
+    encounters: DataLoader[int, list[Encounter]] = field(
+        default_factory=lambda: _children_of(Encounter)
+    )
+    diagnoses: DataLoader[int, list[Diagnosis]] = field(
+        default_factory=lambda: _children_of(Diagnosis)
+    )
+    observations: DataLoader[int, list[Observation]] = field(
+        default_factory=lambda: _children_of(Observation)
+    )
+    notes: DataLoader[int, list[ClinicalNote]] = field(
+        default_factory=lambda: _children_of(ClinicalNote)
+    )

@@ -1,0 +1,99 @@
+"""Patient lookups and pages, always through the principal's row access."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from tortoise.expressions import Subquery
+
+from crypto.blind_index import IndexKind, blind_index
+from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
+from models.base import PublicModel
+from permissions.policy import POLICY
+from permissions.principal import Mode
+from permissions.roles import Category, Decision
+from schema.context import RequestContext
+from schema.errors import BadInput, Forbidden, NotFound
+from schema import types
+
+MAX_PAGE = 100
+
+_CHILD_NODES: dict[str, tuple[type[PublicModel], type[types.Node]]] = {
+    Encounter.PUBLIC_ID_PREFIX: (Encounter, types.Encounter),
+    Diagnosis.PUBLIC_ID_PREFIX: (Diagnosis, types.Diagnosis),
+    Observation.PUBLIC_ID_PREFIX: (Observation, types.Observation),
+    ClinicalNote.PUBLIC_ID_PREFIX: (ClinicalNote, types.ClinicalNote),
+}
+
+
+def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
+    return types.Patient(id=row.public_id, row=row, subject=ctx.rows.subject(row))
+
+
+async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
+    row = await (await ctx.rows.patients()).filter(public_id=public_id).first()
+    if row is None:
+        raise NotFound()
+    return _patient_node(ctx, row)
+
+
+async def node(ctx: RequestContext, public_id: str) -> types.Node:
+    prefix = public_id.partition("_")[0]
+    if prefix == Patient.PUBLIC_ID_PREFIX:
+        return await patient(ctx, public_id)
+    if prefix not in _CHILD_NODES:
+        raise NotFound()
+    model, node_type = _CHILD_NODES[prefix]
+    visible = await ctx.rows.patients()
+    row = await model.filter(
+        public_id=public_id, patient_id__in=Subquery(visible.values("id"))
+    ).first()
+    if row is None:
+        raise NotFound()
+    owner = await Patient.get(id=row.patient_id)  # type: ignore[attr-defined]
+    return node_type(id=row.public_id, row=row, subject=ctx.rows.subject(owner))  # type: ignore[call-arg]
+
+
+def _encode_cursor(public_id: str) -> str:
+    return base64.urlsafe_b64encode(public_id.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadInput("Invalid cursor") from None
+
+
+async def patients(
+    ctx: RequestContext, first: int, after: str | None, mrn: str | None
+) -> types.PatientConnection:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+    visible = await ctx.rows.patients()
+    if mrn is not None:
+        # Searching by a value reveals it, so only principals who may read MRNs may search.
+        principal = ctx.principal
+        if (
+            principal.mode is not Mode.IDENTIFIED
+            or POLICY[principal.role][Category.MRN] is not Decision.ALLOW
+        ):
+            raise Forbidden("Not permitted to search by this field")
+        visible = visible.filter(mrn_index=blind_index(ctx.phi.keyring, IndexKind.MRN, mrn))
+    total = await visible.count()
+    page = visible.order_by("public_id")
+    if after is not None:
+        page = page.filter(public_id__gt=_decode_cursor(after))
+    rows = await page.limit(first + 1)
+    edges = [
+        types.PatientEdge(cursor=_encode_cursor(row.public_id), node=_patient_node(ctx, row))
+        for row in rows[:first]
+    ]
+    return types.PatientConnection(
+        edges=edges,
+        page_info=types.PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+        ),
+        total_count=total,
+    )

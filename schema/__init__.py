@@ -1,0 +1,1 @@
+"""The GraphQL schema: strawberry types and the `@phi` directive that guards PHI fields."""

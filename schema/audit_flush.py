@@ -1,0 +1,31 @@
+"""Writes the request's audit records after execution, before the response leaves.
+
+If the write fails the whole result is replaced by an AUDIT_UNAVAILABLE error: PHI is returned
+only once its audit records are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from strawberry.extensions import SchemaExtension
+
+from schema.context import RequestContext
+from schema.errors import AuditUnavailable
+
+log = logging.getLogger("phigate.audit")
+
+
+class AuditFlush(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, RequestContext):
+            raise AuditUnavailable()
+        try:
+            await context.phi.audit.flush()
+        except Exception as exc:
+            # Raising here makes strawberry discard the execution result: data becomes null.
+            log.error("audit write failed (%s); response withheld", type(exc).__name__)
+            raise AuditUnavailable() from None

@@ -1,0 +1,41 @@
+"""Errors a client may see. Each has a stable `extensions.code` and a fixed, PHI-free message."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PhigateError(Exception):
+    """An expected error, shown to the client as is. Anything else is masked."""
+
+    code: ClassVar[str]
+    message: ClassVar[str]
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.extensions = {"code": self.code}
+
+
+class NotFound(PhigateError):
+    code = "NOT_FOUND"
+    message = "Not found"
+
+
+class Forbidden(PhigateError):
+    code = "FORBIDDEN"
+    message = "Not permitted to read this field"
+
+
+class BadInput(PhigateError):
+    code = "BAD_USER_INPUT"
+    message = "Invalid input"
+
+
+class PhiUnavailable(PhigateError):
+    code = "PHI_UNAVAILABLE"
+    message = "This value cannot be decrypted right now"
+
+
+class AuditUnavailable(PhigateError):
+    code = "AUDIT_UNAVAILABLE"
+    message = "The audit trail could not be written, so no data is returned"

@@ -1,0 +1,32 @@
+"""The query root."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import patients as patient_resolvers
+from schema import types
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its opaque id, if the caller may see it.")
+    async def node(self, info: Info[Any, None], id: strawberry.ID) -> types.Node | None:
+        return await patient_resolvers.node(info.context, id)
+
+    @strawberry.field(description="One patient. NOT_FOUND whether absent or not visible.")
+    async def patient(self, info: Info[Any, None], id: strawberry.ID) -> types.Patient | None:
+        return await patient_resolvers.patient(info.context, id)
+
+    @strawberry.field(description="Patients visible to the caller, ordered by id, 100 at most.")
+    async def patients(
+        self,
+        info: Info[Any, None],
+        first: int = 20,
+        after: str | None = None,
+        mrn: str | None = None,
+    ) -> types.PatientConnection:
+        return await patient_resolvers.patients(info.context, first, after, mrn)

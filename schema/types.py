@@ -1,0 +1,131 @@
+"""GraphQL object types. Every field whose data comes from a sealed column is declared `phi()`.
+
+PHI fields are nullable on purpose: a denied field is null with a FORBIDDEN error at its path,
+and the rest of the object still resolves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+import models
+from permissions.roles import Category, Role
+from permissions.rows import Subject
+from schema.phi import phi
+from schema.scalars import PartialDate
+
+EncounterKind = strawberry.enum(models.EncounterKind, name="EncounterKind")
+
+
+@strawberry.interface(description="An object with an opaque, stable id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Encounter(Node):
+    row: strawberry.Private[models.Encounter]
+    subject: strawberry.Private[Subject]
+
+    @strawberry.field
+    def kind(self) -> EncounterKind:  # type: ignore[valid-type]
+        return self.row.kind
+
+    start_date: PartialDate | None = phi(Category.DATE, column="start_date")
+
+
+@strawberry.type
+class Diagnosis(Node):
+    row: strawberry.Private[models.Diagnosis]
+    subject: strawberry.Private[Subject]
+
+    code: str | None = phi(Category.DIAGNOSIS, column="code", description="ICD-10-CM code.")
+    description: str | None = phi(Category.DIAGNOSIS, column="description")
+    recorded_date: PartialDate | None = phi(Category.DATE, column="recorded_date")
+
+
+@strawberry.type
+class Observation(Node):
+    row: strawberry.Private[models.Observation]
+    subject: strawberry.Private[Subject]
+
+    code: str | None = phi(Category.LAB, column="code", description="LOINC code.")
+    value: str | None = phi(Category.LAB, column="value")
+
+    @strawberry.field
+    def unit(self) -> str:
+        return self.row.unit
+
+    effective_date: PartialDate | None = phi(Category.DATE, column="effective_date")
+
+
+@strawberry.type
+class ClinicalNote(Node):
+    row: strawberry.Private[models.ClinicalNote]
+    subject: strawberry.Private[Subject]
+
+    text: str | None = phi(Category.NOTE, column="text")
+    authored_date: PartialDate | None = phi(Category.DATE, column="authored_date")
+
+
+Child = TypeVar("Child", Encounter, Diagnosis, Observation, ClinicalNote)
+
+
+@strawberry.type
+class Patient(Node):
+    row: strawberry.Private[models.Patient]
+    subject: strawberry.Private[Subject]
+
+    mrn: str | None = phi(Category.MRN, column="mrn", description="Medical record number.")
+    given_name: str | None = phi(Category.NAME, column="given_name")
+    family_name: str | None = phi(Category.NAME, column="family_name")
+    birth_date: PartialDate | None = phi(Category.DATE, column="birth_date", mask=(Role.NURSE,))
+    ssn: str | None = phi(Category.SSN, column="ssn")
+    phone: str | None = phi(Category.PHONE, column="phone")
+    email: str | None = phi(Category.EMAIL, column="email")
+    street: str | None = phi(Category.ADDRESS, column="street")
+    city: str | None = phi(Category.ADDRESS, column="city")
+    zip: str | None = phi(Category.ZIP, column="zip")
+
+    @strawberry.field
+    async def encounters(self, info: Info[Any, None]) -> list[Encounter]:
+        return await self._children(info.context.loaders.encounters, Encounter)
+
+    @strawberry.field
+    async def diagnoses(self, info: Info[Any, None]) -> list[Diagnosis]:
+        return await self._children(info.context.loaders.diagnoses, Diagnosis)
+
+    @strawberry.field
+    async def observations(self, info: Info[Any, None]) -> list[Observation]:
+        return await self._children(info.context.loaders.observations, Observation)
+
+    @strawberry.field
+    async def notes(self, info: Info[Any, None]) -> list[ClinicalNote]:
+        return await self._children(info.context.loaders.notes, ClinicalNote)
+
+    async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
+        rows = await loader.load(self.row.id)
+        return [node(id=r.public_id, row=r, subject=self.subject) for r in rows]  # type: ignore[call-arg]
+
+
+@strawberry.type
+class PatientEdge:
+    cursor: str
+    node: Patient
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class PatientConnection:
+    edges: list[PatientEdge]
+    page_info: PageInfo
+    total_count: int

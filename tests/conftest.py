@@ -1,0 +1,153 @@
+"""Test tooling: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from `PHIGATE_TEST_DATABASE_URL` (an admin URL) or a throwaway cluster started
+from the local binaries. Without either, PostgreSQL runs are skipped, except under `CI=true`,
+where a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from api import db
+from api.app import create_app
+from api.settings import Environment, Settings
+from crypto.keyring import Keyring
+from tests.helpers import TestAuthenticator
+from tests.pgcluster import find_bin_dir, throwaway_cluster
+from tests.world import World, build_world
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str | None]:
+    url = os.environ.get("PHIGATE_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL binaries not found and PHIGATE_TEST_DATABASE_URL unset (CI)")
+        yield None
+        return
+    with throwaway_cluster(bin_dir) as admin_url:
+        yield admin_url
+
+
+def _with_db(admin_url: str, name: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(db.migrate(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str | None) -> str | None:
+    if pg_admin_url is None:
+        return None
+    name = f"phigate_template_{secrets.token_hex(4)}"
+
+    async def build() -> None:
+        conn = await asyncpg.connect(pg_admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await db.migrate(_with_db(pg_admin_url, name))
+
+    asyncio.run(build())
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    pg_admin_url: str | None,
+    pg_template: str | None,
+) -> AsyncIterator[str]:
+    """A freshly migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "phigate.sqlite3"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite://{path}"
+        return
+    if pg_admin_url is None or pg_template is None:
+        pytest.skip("PostgreSQL unavailable (set PHIGATE_TEST_DATABASE_URL or install it)")
+    name = f"t_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    finally:
+        await admin.close()
+    yield _with_db(pg_admin_url, name)
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture
+def settings(database_url: str, master_key: str, tmp_path: Path) -> Settings:
+    return Settings(
+        environment=Environment.PRODUCTION,
+        data_dir=tmp_path,
+        database_url=database_url,
+        master_key=master_key,
+        host="127.0.0.1",
+        port=0,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The real application, started through its lifespan, with the test authenticator."""
+    # Tortoise caches INSERT statements per connection name, not per dialect; tests switch
+    # dialects within one process, so start each app from an empty cache.
+    EXECUTOR_CACHE.clear()
+    application = create_app(settings, authenticate=TestAuthenticator())
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def keyring(app: Starlette) -> Keyring:
+    ring: Keyring = app.state.keyring
+    return ring
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://phigate.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def world(keyring: Keyring) -> World:
+    return await build_world(keyring)

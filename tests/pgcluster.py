@@ -1,0 +1,65 @@
+"""A throwaway PostgreSQL cluster for the test suite, started from the local binaries.
+
+PostgreSQL refuses to run as root, so as root the cluster lives in a folder owned by `postgres`
+and is driven through `runuser`; as any other user it runs as that user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+
+
+def find_bin_dir() -> Path | None:
+    for candidate in (os.environ.get("PHIGATE_PG_BIN"), *BIN_DIRS):
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
+    """Start a cluster on a free loopback port; yield its admin URL; remove it afterwards."""
+    as_root = os.geteuid() == 0
+    root = Path(tempfile.mkdtemp(prefix="phigate-pg-"))
+    data = root / "data"
+    prefix: list[str] = []
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    if as_root:
+        user = "postgres"
+        pw = pwd.getpwnam(user)
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", user, "--"]
+    port = _free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync")
+    options = (
+        f"-F -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    try:
+        yield f"postgres://{user}@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
