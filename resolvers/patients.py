@@ -61,9 +61,12 @@ def _encode_cursor(public_id: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        public_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadInput("Invalid cursor") from None
+        public_id = ""
+    if not public_id.startswith(Patient.PUBLIC_ID_PREFIX + "_"):
+        raise BadInput("Invalid cursor")
+    return public_id
 
 
 async def patients(

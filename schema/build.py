@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.errors import PhigateError
@@ -13,19 +17,38 @@ from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 
+log = logging.getLogger("phigate.graphql")
 
-def _should_mask(error: GraphQLError) -> bool:
+
+def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, PhigateError)
 
 
+class PhigateSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors (NOT_FOUND, FORBIDDEN...) are answers, not faults: they are not logged.
+        # Faults are logged with their type and path only: exception messages may quote data.
+        for error in errors:
+            if _unexpected(error):
+                original = error.original_error
+                log.error(
+                    "unexpected %s at %s\n%s",
+                    type(original).__name__,
+                    error.path,
+                    "".join(traceback.format_tb(original.__traceback__)),
+                )
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return PhigateSchema(
         query=Query,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
             AuditFlush,
-            lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
+            lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
         ],
         config=StrawberryConfig(scalar_map=SCALARS),
     )

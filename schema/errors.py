@@ -9,33 +9,33 @@ class PhigateError(Exception):
     """An expected error, shown to the client as is. Anything else is masked."""
 
     code: ClassVar[str]
-    message: ClassVar[str]
+    default_message: ClassVar[str]
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
+        super().__init__(message or self.default_message)
         self.extensions = {"code": self.code}
 
 
 class NotFound(PhigateError):
     code = "NOT_FOUND"
-    message = "Not found"
+    default_message = "Not found"
 
 
 class Forbidden(PhigateError):
     code = "FORBIDDEN"
-    message = "Not permitted to read this field"
+    default_message = "Not permitted to read this field"
 
 
 class BadInput(PhigateError):
     code = "BAD_USER_INPUT"
-    message = "Invalid input"
+    default_message = "Invalid input"
 
 
 class PhiUnavailable(PhigateError):
     code = "PHI_UNAVAILABLE"
-    message = "This value cannot be decrypted right now"
+    default_message = "This value cannot be decrypted right now"
 
 
 class AuditUnavailable(PhigateError):
     code = "AUDIT_UNAVAILABLE"
-    message = "The audit trail could not be written, so no data is returned"
+    default_message = "The audit trail could not be written, so no data is returned"
