@@ -42,7 +42,7 @@ DEMO_USERS: tuple[tuple[str, Role], ...] = (
 )
 
 GIVEN = ("Alex", "Blair", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan", "Kai", "Logan")
-FAMILY = ("Testperson", "Sample", "Fakename", "Placeholder", "Demo", "Synthetic", "Mockwell")
+FAMILY = ("Testperson", "Sample", "Fakename", "Placeholder", "Fictitious", "Synthetic", "Mockwell")
 CITIES = (("Springfield", "62701"), ("Riverton", "82501"), ("Lakeside", "92040"))
 DIAGNOSES = (
     ("E11.9", "Type 2 diabetes mellitus without complications"),

@@ -46,7 +46,9 @@ class LocalKeyProvider:
 
     def unwrap(self, wrapped: bytes, context: str) -> bytes:
         try:
-            return self._aead.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], context.encode())
+            return self._aead.decrypt(
+                wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], context.encode()
+            )
         except InvalidTag:
             # Wrong master key, or a wrapped key moved to another version/purpose.
             raise KeyUnavailable() from None

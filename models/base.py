@@ -12,7 +12,7 @@ from crypto.keyring import Keyring
 from crypto.sealed import Sealed, binding_for
 
 
-class SealedField(fields.BinaryField):
+class SealedField(fields.BinaryField[Any]):
     """A PHI column. Holds AES-GCM ciphertext; loads as a `Sealed` bound to its column and row."""
 
     def to_db_value(self, value: Any, instance: Any) -> bytes | None:
@@ -70,7 +70,9 @@ class PublicModel(Model):
         for name, column in cls.sealed_columns():
             blob = row.__dict__.get(name)
             if blob is not None:
-                object.__setattr__(row, name, Sealed(bytes(blob), binding_for(column, row.public_id)))
+                object.__setattr__(
+                    row, name, Sealed(bytes(blob), binding_for(column, row.public_id))
+                )
         return row
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 
@@ -10,7 +10,7 @@ from models.base import PublicModel, SealedField
 from models.people import Patient, User
 
 
-class EncounterKind(str, Enum):
+class EncounterKind(StrEnum):
     OUTPATIENT = "OUTPATIENT"
     INPATIENT = "INPATIENT"
     EMERGENCY = "EMERGENCY"

@@ -3,13 +3,13 @@ usable key, so a database dump or backup alone opens nothing."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
 
 
-class KeyPurpose(str, Enum):
+class KeyPurpose(StrEnum):
     DATA = "data"
     BLIND_INDEX = "blind_index"
 

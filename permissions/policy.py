@@ -7,7 +7,7 @@ The guard compiles this table once per field at schema build; nothing here runs 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 
 from permissions.roles import Category, Decision, ProxyScope, Purpose, Role
@@ -38,14 +38,17 @@ def _build() -> Mapping[Role, Mapping[Category, Decision]]:
     if set(COLUMNS) != set(Category) or set(_ROWS) != set(Role):
         raise RuntimeError("the policy table must cover every role and every category")
     return MappingProxyType(
-        {role: MappingProxyType(dict(zip(COLUMNS, row, strict=True))) for role, row in _ROWS.items()}
+        {
+            role: MappingProxyType(dict(zip(COLUMNS, row, strict=True)))
+            for role, row in _ROWS.items()
+        }
     )
 
 
 POLICY: Mapping[Role, Mapping[Category, Decision]] = _build()
 
 
-class RowScope(str, Enum):
+class RowScope(StrEnum):
     """Which patients a role may load at all (row access)."""
 
     CARE_TEAM = "care team assignments"
@@ -85,7 +88,9 @@ _DEMOGRAPHICS = frozenset(
     {Category.NAME, Category.MRN, Category.DATE, Category.ADDRESS, Category.ZIP, Category.PHONE,
      Category.EMAIL}
 )  # fmt: skip
-_CLINICAL = frozenset({Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE})
+_CLINICAL = frozenset(
+    {Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE}
+)
 
 PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = MappingProxyType(
     {

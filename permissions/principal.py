@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from permissions.roles import Purpose, Role
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     IDENTIFIED = "identified"
     REPORT = "report"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     PHYSICIAN = "physician"
     NURSE = "nurse"
     FRONT_DESK = "front_desk"
@@ -16,7 +16,7 @@ class Role(str, Enum):
     ADMIN = "admin"
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     """What kind of identifier or clinical datum a PHI field holds (Safe Harbor + clinical)."""
 
     NAME = "NAME"
@@ -32,14 +32,14 @@ class Category(str, Enum):
     NOTE = "NOTE"
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     ALLOW = "ALLOW"
     MASK = "MASK"
     DENY = "DENY"
     DEIDENTIFY = "DEIDENTIFY"
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """Purpose of use, recorded with every access (HL7 PurposeOfUse, abridged)."""
 
     TREATMENT = "TREATMENT"
@@ -50,7 +50,7 @@ class Purpose(str, Enum):
     EMERGENCY = "EMERGENCY"
 
 
-class ProxyScope(str, Enum):
+class ProxyScope(StrEnum):
     """What a patient lets a proxy (parent, caregiver) see."""
 
     FULL = "FULL"

@@ -63,7 +63,9 @@ class RowAccess:
             ).values_list("patient_id", "scope")
             proxy: dict[int, frozenset[Category]] = {}
             for patient_pk, scope in grants:
-                proxy[patient_pk] = proxy.get(patient_pk, frozenset()) | PROXY_CATEGORIES[ProxyScope(scope)]
+                proxy[patient_pk] = (
+                    proxy.get(patient_pk, frozenset()) | PROXY_CATEGORIES[ProxyScope(scope)]
+                )
             self._proxy = proxy
         return Patient.filter(Q(user_id=user_pk) | Q(id__in=list(self._proxy)))
 

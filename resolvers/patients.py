@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+import strawberry
 from tortoise.expressions import Subquery
 
 from crypto.blind_index import IndexKind, blind_index
@@ -13,9 +14,9 @@ from models.base import PublicModel
 from permissions.policy import POLICY
 from permissions.principal import Mode
 from permissions.roles import Category, Decision
+from schema import types
 from schema.context import RequestContext
 from schema.errors import BadInput, Forbidden, NotFound
-from schema import types
 
 MAX_PAGE = 100
 
@@ -28,7 +29,7 @@ _CHILD_NODES: dict[str, tuple[type[PublicModel], type[types.Node]]] = {
 
 
 def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
-    return types.Patient(id=row.public_id, row=row, subject=ctx.rows.subject(row))
+    return types.Patient(id=strawberry.ID(row.public_id), row=row, subject=ctx.rows.subject(row))
 
 
 async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
@@ -52,7 +53,7 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     if row is None:
         raise NotFound()
     owner = await Patient.get(id=row.patient_id)  # type: ignore[attr-defined]
-    return node_type(id=row.public_id, row=row, subject=ctx.rows.subject(owner))  # type: ignore[call-arg]
+    return node_type(id=strawberry.ID(row.public_id), row=row, subject=ctx.rows.subject(owner))  # type: ignore[call-arg]
 
 
 def _encode_cursor(public_id: str) -> str:

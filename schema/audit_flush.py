@@ -18,7 +18,7 @@ log = logging.getLogger("phigate.audit")
 
 
 class AuditFlush(SchemaExtension):
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
         if not isinstance(context, RequestContext):

@@ -34,6 +34,7 @@ class PhigateSchema(strawberry.Schema):
         for error in errors:
             if _unexpected(error):
                 original = error.original_error
+                assert original is not None
                 log.error(
                     "unexpected %s at %s\n%s",
                     type(original).__name__,

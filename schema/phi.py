@@ -42,7 +42,7 @@ def phi(
 
     # No return annotation: strawberry takes the GraphQL type from the class attribute, while
     # the resolver itself yields the `Sealed` value that only the guard can open.
-    def sealed_value(root: Any):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    def sealed_value(root: Any):  # type: ignore[no-untyped-def]
         sealed: Sealed | None = getattr(root.row, column)
         return sealed
 

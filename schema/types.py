@@ -109,7 +109,7 @@ class Patient(Node):
 
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)
-        return [node(id=r.public_id, row=r, subject=self.subject) for r in rows]  # type: ignore[call-arg]
+        return [node(id=r.public_id, row=r, subject=self.subject) for r in rows]
 
 
 @strawberry.type

@@ -60,7 +60,13 @@ CHILD_FIELDS = [
     ("diagnoses", "Diagnosis", "recordedDate", "DATE", CLINICAL["diagnosis"]["recorded_date"]),
     ("observations", "Observation", "code", "LAB", CLINICAL["observation"]["code"]),
     ("observations", "Observation", "value", "LAB", CLINICAL["observation"]["value"]),
-    ("observations", "Observation", "effectiveDate", "DATE", CLINICAL["observation"]["effective_date"]),
+    (
+        "observations",
+        "Observation",
+        "effectiveDate",
+        "DATE",
+        CLINICAL["observation"]["effective_date"],
+    ),
     ("notes", "ClinicalNote", "text", "NOTE", CLINICAL["note"]["text"]),
     ("notes", "ClinicalNote", "authoredDate", "DATE", CLINICAL["note"]["authored_date"]),
 ]

@@ -104,7 +104,9 @@ async def test_node_resolves_children_within_row_access(
 ) -> None:
     encounter = world.children["encounter"]
     body = (await gql(client, NODE, {"id": encounter}, as_user="doc")).json()
-    assert body == {"data": {"node": {"id": encounter, "kind": "OUTPATIENT", "startDate": "2024-03-02"}}}
+    assert body == {
+        "data": {"node": {"id": encounter, "kind": "OUTPATIENT", "startDate": "2024-03-02"}}
+    }
 
 
 @pytest.mark.parametrize("target", ["hidden", "missing", "garbage"])

@@ -90,7 +90,9 @@ class World:
     """kind ('encounter', ...) -> public id, all belonging to 'own'"""
 
 
-async def _patient(keyring: Keyring, org: Organization, values: dict[str, str], user: User | None) -> Patient:
+async def _patient(
+    keyring: Keyring, org: Organization, values: dict[str, str], user: User | None
+) -> Patient:
     patient = Patient(organization=org, user=user)
     patient.seal(keyring, **values)
     patient.mrn_index = blind_index(keyring, IndexKind.MRN, values["mrn"])

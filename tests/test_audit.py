@@ -1,0 +1,62 @@
+"""No PHI without its audit record."""
+
+from __future__ import annotations
+
+import httpx
+from tortoise import connections
+
+from models import AuditEvent
+from tests.helpers import gql
+from tests.world import CLINICAL, OWN, World
+
+QUERY = """
+query($id: ID!) {
+  patient(id: $id) { givenName familyName ssn birthDate mrn diagnoses { code description } }
+}
+"""
+
+
+async def test_failed_audit_write_returns_no_data(client: httpx.AsyncClient, world: World) -> None:
+    # A real failure of the audit store: its table is gone.
+    await connections.get("default").execute_script(
+        "ALTER TABLE audit_event RENAME TO audit_event_gone"
+    )
+    response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
+    for value in (*OWN.values(), CLINICAL["diagnosis"]["code"], "3456", "Quintanilla"):
+        assert value not in response.text
+
+
+async def test_audit_records_identify_request_actor_and_subject(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="nurse")
+    records = await AuditEvent.filter(request_id=response.headers["x-request-id"]).order_by("id")
+    assert [(r.field, r.decision) for r in records] == [
+        ("Patient.givenName", "ALLOW"),
+        ("Patient.familyName", "ALLOW"),
+        ("Patient.ssn", "MASK"),
+        ("Patient.birthDate", "MASK"),
+        ("Patient.mrn", "ALLOW"),
+        ("Diagnosis.code", "ALLOW"),
+        ("Diagnosis.description", "ALLOW"),
+    ]
+    record = records[0]
+    assert (record.event, record.role, record.purpose) == ("PHI_ACCESS", "nurse", "TREATMENT")
+    assert record.patient == world.patients["own"]
+    assert record.actor.startswith("usr_")
+    assert record.ip == "127.0.0.1"
+    # Audit rows name fields and ids, never values.
+    dumped = " ".join(str(v) for r in records for v in r.__dict__.values())
+    for value in OWN.values():
+        assert value not in dumped
+
+
+async def test_requests_without_phi_write_no_audit_rows(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    response = await gql(client, "{ patients(first: 5) { totalCount } }", as_user="desk")
+    assert response.json() == {"data": {"patients": {"totalCount": 3}}}
+    assert await AuditEvent.filter(request_id=response.headers["x-request-id"]).count() == 0

@@ -1,0 +1,105 @@
+"""The `phigate` command as a user runs it: a real process, a real uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from api.cli import policy_document
+
+ROLES = ("physician", "nurse", "front_desk", "billing", "patient", "researcher", "auditor", "admin")
+
+
+def phigate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_policy_command_prints_the_matrix() -> None:
+    result = phigate("policy", "--markdown", env={})
+    assert result.returncode == 0
+    assert result.stdout == policy_document()
+
+
+def test_production_without_master_key_refuses_clearly(tmp_path: Path) -> None:
+    env = {"PHIGATE_ENV": "production", "PHIGATE_DATA_DIR": str(tmp_path)}
+    env.pop("PHIGATE_MASTER_KEY", None)
+    result = phigate("migrate", env={**env, "PHIGATE_MASTER_KEY": ""})
+    assert result.returncode == 2
+    assert "PHIGATE_MASTER_KEY is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_and_demo_are_repeatable(
+    database_url: str, master_key: str, tmp_path: Path
+) -> None:
+    env = {
+        "PHIGATE_DATABASE_URL": database_url,
+        "PHIGATE_MASTER_KEY": master_key,
+        "PHIGATE_DATA_DIR": str(tmp_path),
+    }
+    for _ in range(2):
+        assert phigate("migrate", env=env).returncode == 0
+        demo = phigate("demo", "--patients", "4", env=env)
+        assert demo.returncode == 0, demo.stderr
+        for role in ROLES:
+            assert f" {role} " in demo.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_demo_runs_graphiql(database_url: str, master_key: str, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PHIGATE_DATABASE_URL": database_url,
+        "PHIGATE_MASTER_KEY": master_key,
+        "PHIGATE_DATA_DIR": str(tmp_path),
+        "PHIGATE_PORT": str(port),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--patients", "3"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "server exited"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert health.json() == {"status": "ok"}
+        page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+        anonymous = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": "{ patients { totalCount } }"}
+        )
+        assert anonymous.status_code == 401
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "dr.grey" in output
+    assert "Traceback" not in output
