@@ -40,13 +40,17 @@ def policy_document() -> str:
     return policy_markdown(overrides)
 
 
+def _migrate_embedded(settings: Settings) -> None:
+    """The embedded SQLite default is single-node: bring its schema up to date on start."""
+    if settings.database_url.startswith("sqlite"):
+        settings.ensure_data_dir()
+        asyncio.run(db.migrate(settings.database_url))
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    if settings.database_url.startswith("sqlite"):
-        # The embedded default is single-node: bring its schema up to date on start.
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(db.migrate(settings.database_url))
+    _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))
     uvicorn.run(
@@ -83,10 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             _serve(settings, args)
         elif args.command == "migrate":
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.ensure_data_dir()
             asyncio.run(db.migrate(settings.database_url))
             print("migrations applied")
         elif args.command == "demo":
+            _migrate_embedded(settings)
             _print_logins(asyncio.run(_demo(settings, args.patients)))
         elif args.command == "policy":
             sys.stdout.write(policy_document())

@@ -35,6 +35,10 @@ class Settings:
     def master_key_file(self) -> Path:
         return self.data_dir / "master.key"
 
+    def ensure_data_dir(self) -> None:
+        """Create the data folder readable by this user only: it holds the database and keys."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
