@@ -12,11 +12,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api import db
-from api.auth import Authenticator, no_credentials
+from api.auth import Authenticator
+from api.auth.routes import AuthRoutes
+from api.auth.sessions import Sessions
+from api.clock import Clock, SystemClock
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
 from api.keys import key_provider
 from api.settings import Settings
+from api.transport import TransportGuard
 from crypto.keystore import load_keyring
 from schema.build import build_schema
 
@@ -25,8 +29,15 @@ async def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings, authenticate: Authenticator = no_credentials) -> Starlette:
+def create_app(
+    settings: Settings,
+    authenticate: Authenticator | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    """`authenticate` defaults to server-side sessions; tests may pass their own."""
     provider = key_provider(settings)
+    clock = clock or SystemClock()
+    sessions = Sessions(settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -37,12 +48,16 @@ def create_app(settings: Settings, authenticate: Authenticator = no_credentials)
         finally:
             await db.disconnect()
 
-    graphql = GraphQLEndpoint(build_schema(), authenticate, ide=not settings.production)
+    graphql = GraphQLEndpoint(build_schema(), authenticate or sessions, ide=not settings.production)
     return Starlette(
         routes=[
             Route("/healthz", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *AuthRoutes(settings, clock, sessions).routes(),
         ],
-        middleware=[Middleware(RequestIdAndHeaders)],
+        middleware=[
+            Middleware(RequestIdAndHeaders),
+            Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
+        ],
         lifespan=lifespan,
     )

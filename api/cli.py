@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from api import db
 from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
-from api.settings import ConfigError, Settings
+from api.settings import ConfigError, Settings, Transport
+from api.tls import ensure_self_signed
 from crypto.keystore import load_keyring
 from permissions.matrix import policy_markdown
 from schema.build import build_schema
@@ -53,15 +54,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))
+    tls: dict[str, str] = {}
+    if settings.transport is Transport.TLS:
+        cert, key = settings.tls_cert, settings.tls_key
+        if cert is None or key is None:
+            settings.ensure_data_dir()
+            cert, key = ensure_self_signed(settings.data_dir)
+        # Python's default server context already refuses anything below TLS 1.2.
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     uvicorn.run(
         "api.main:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=args.workers,
+        # Forwarded headers are handled by api.transport, from trusted proxies only.
         proxy_headers=False,
         server_header=False,
         log_level="info",
+        **tls,  # type: ignore[arg-type]
     )
 
 

@@ -32,7 +32,9 @@ async def migrate(database_url: str) -> None:
 
 
 async def connect(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+    # uvicorn runs the lifespan in its own task; request tasks reach the ORM through the
+    # global fallback rather than the lifespan task's context variable.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def disconnect() -> None:

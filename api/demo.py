@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from api.passwords import hash_password
+from api.auth.passwords import hash_password
 from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models import (

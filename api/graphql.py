@@ -9,12 +9,15 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from api.auth import Authenticator
+from api.auth import Authenticator, AuthRejected
 from schema.context import RequestContext
 
-UNAUTHENTICATED = {
-    "errors": [{"message": "Authentication required", "extensions": {"code": "UNAUTHENTICATED"}}]
-}
+
+def refusal(reason: str, status: int) -> JSONResponse:
+    code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"
+    message = "Authentication required" if status == 401 else "Not permitted"
+    error = {"message": message, "extensions": {"code": code, "reason": reason}}
+    return JSONResponse({"errors": [error]}, status_code=status)
 
 
 class _View(GraphQL[RequestContext, None]):
@@ -32,18 +35,20 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response: Response
         if self._is_ide_page(request):
             # The IDE page is static HTML; its queries come back here and authenticate.
-            response = await self._view.render_graphql_ide(request)
-        else:
+            await (await self._view.render_graphql_ide(request))(scope, receive, send)
+            return
+        try:
             principal = await self._authenticate(request)
-            if principal is not None:
-                request.state.principal = principal
-                await self._view(scope, receive, send)
-                return
-            response = JSONResponse(UNAUTHENTICATED, status_code=401)
-        await response(scope, receive, send)
+        except AuthRejected as exc:
+            await refusal(exc.reason, exc.status)(scope, receive, send)
+            return
+        if principal is None:
+            await refusal("missing_credentials", 401)(scope, receive, send)
+            return
+        request.state.principal = principal
+        await self._view(scope, receive, send)
 
     def _is_ide_page(self, request: Request) -> bool:
         return (

@@ -16,6 +16,14 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
 }
 
+# The only HTML page is the development GraphiQL IDE, which loads its scripts from unpkg.
+IDE_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; "
+    "style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+
 
 class RequestIdAndHeaders:
     """Gives each request an id (`request.state.request_id`, `X-Request-Id`) and safe headers."""
@@ -36,6 +44,8 @@ class RequestIdAndHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
                 headers["x-request-id"] = request_id
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["content-security-policy"] = IDE_CSP
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+
+from api.networks import Network, parse_networks
+from permissions.roles import Role
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class Transport(StrEnum):
+    TLS = "tls"
+    """phigate terminates TLS itself (self-signed certificate generated for local use)."""
+    PROXY = "proxy"
+    """A trusted TLS-terminating proxy in front; it must send `X-Forwarded-Proto: https`."""
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class ConfigError(Exception):
@@ -23,9 +39,20 @@ class Settings:
     environment: Environment
     data_dir: Path
     database_url: str
-    master_key: str | None
-    host: str
-    port: int
+    master_key: str | None = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8443
+    transport: Transport = Transport.TLS
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    trusted_proxies: tuple[Network, ...] = ()
+    role_networks: Mapping[Role, tuple[Network, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    idle_timeout: timedelta = timedelta(minutes=15)
+    session_lifetime: timedelta = timedelta(hours=8)
+    lockout_threshold: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
 
     @property
     def production(self) -> bool:
@@ -42,24 +69,70 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        try:
-            environment = Environment(env.get("PHIGATE_ENV", "development"))
-        except ValueError:
-            raise ConfigError("PHIGATE_ENV must be 'development' or 'production'") from None
+        environment = _choice(env, "PHIGATE_ENV", Environment, Environment.DEVELOPMENT)
         data_dir = Path(env.get("PHIGATE_DATA_DIR", "data")).resolve()
-        database_url = env.get("PHIGATE_DATABASE_URL") or f"sqlite://{data_dir / 'phigate.sqlite3'}"
         master_key = env.get("PHIGATE_MASTER_KEY") or None
         if environment is Environment.PRODUCTION and master_key is None:
             raise ConfigError("PHIGATE_MASTER_KEY is required in production")
-        try:
-            port = int(env.get("PHIGATE_PORT", "8000"))
-        except ValueError:
-            raise ConfigError("PHIGATE_PORT must be a number") from None
+        transport = _choice(env, "PHIGATE_TRANSPORT", Transport, Transport.TLS)
+        trusted_proxies = _networks(env, "PHIGATE_TRUSTED_PROXIES")
+        if transport is Transport.PROXY and not trusted_proxies:
+            raise ConfigError("PHIGATE_TRANSPORT=proxy needs PHIGATE_TRUSTED_PROXIES")
+        cert, key = env.get("PHIGATE_TLS_CERT"), env.get("PHIGATE_TLS_KEY")
+        if bool(cert) != bool(key):
+            raise ConfigError("PHIGATE_TLS_CERT and PHIGATE_TLS_KEY go together")
         return cls(
             environment=environment,
             data_dir=data_dir,
-            database_url=database_url,
+            database_url=env.get("PHIGATE_DATABASE_URL")
+            or f"sqlite://{data_dir / 'phigate.sqlite3'}",
             master_key=master_key,
             host=env.get("PHIGATE_HOST", "127.0.0.1"),
-            port=port,
+            port=_int(env, "PHIGATE_PORT", 8443),
+            transport=transport,
+            tls_cert=Path(cert) if cert else None,
+            tls_key=Path(key) if key else None,
+            trusted_proxies=trusted_proxies,
+            role_networks=_role_networks(env.get("PHIGATE_ROLE_NETWORKS", "")),
+            idle_timeout=timedelta(seconds=_int(env, "PHIGATE_IDLE_TIMEOUT", 900)),
+            session_lifetime=timedelta(seconds=_int(env, "PHIGATE_SESSION_LIFETIME", 28800)),
+            lockout_threshold=_int(env, "PHIGATE_LOCKOUT_THRESHOLD", 5),
+            lockout_duration=timedelta(seconds=_int(env, "PHIGATE_LOCKOUT_SECONDS", 900)),
         )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
+    try:
+        return kind(env.get(name, default.value))
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{name} must be one of: {allowed}") from None
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _role_networks(text: str) -> Mapping[Role, tuple[Network, ...]]:
+    """`billing=10.1.0.0/16 10.2.0.0/16;front_desk=10.3.0.0/16`"""
+    result: dict[Role, tuple[Network, ...]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        name, _, cidrs = entry.partition("=")
+        try:
+            result[Role(name.strip())] = parse_networks(cidrs)
+        except ValueError as exc:
+            raise ConfigError(f"PHIGATE_ROLE_NETWORKS: {exc}") from None
+    return MappingProxyType(result)

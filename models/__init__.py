@@ -1,15 +1,18 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
 from models.audit import AuditEvent
+from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
 from models.keys import DataKey, KeyPurpose
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
 
 __all__ = [
     "AuditEvent",
+    "AuthSession",
     "CareTeamAssignment",
     "ClinicalNote",
     "DataKey",
+    "Device",
     "Diagnosis",
     "Encounter",
     "EncounterKind",
@@ -18,5 +21,8 @@ __all__ = [
     "Organization",
     "Patient",
     "ProxyGrant",
+    "RecoveryCode",
+    "SessionStage",
+    "Throttle",
     "User",
 ]

@@ -26,6 +26,10 @@ class SealedField(fields.BinaryField[Any]):
         return value.blob
 
 
+class SecretField(SealedField):
+    """A sealed credential (a TOTP seed): encrypted like PHI, but never exposed through GraphQL."""
+
+
 class PublicModel(Model):
     """A row with an opaque public id. Database keys never leave the process."""
 

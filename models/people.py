@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from models.base import PublicModel, SealedField
+from models.base import PublicModel, SealedField, SecretField
 from permissions.roles import ProxyScope, Role
 
 
@@ -29,6 +29,12 @@ class User(PublicModel):
         "phigate.Organization", related_name="users", null=True, on_delete=fields.RESTRICT
     )
     is_active = fields.BooleanField(default=True)
+    totp_secret = SecretField(null=True)
+    totp_confirmed = fields.BooleanField(default=False)
+    totp_last_step = fields.BigIntField(null=True)
+    """The last TOTP time step accepted: a code at or before it is a replay."""
+    allowed_networks = fields.TextField(null=True)
+    """Comma-separated CIDRs this user may connect from, on top of the role's allowlist."""
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -48,6 +48,8 @@ class Purpose(StrEnum):
     PATIENT_REQUEST = "PATIENT_REQUEST"
     RESEARCH = "RESEARCH"
     EMERGENCY = "EMERGENCY"
+    SECURITY = "SECURITY"
+    """Authentication and account events."""
 
 
 class ProxyScope(StrEnum):

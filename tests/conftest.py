@@ -12,6 +12,7 @@ import base64
 import os
 import secrets
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from api import db
 from api.app import create_app
 from api.settings import Environment, Settings
 from crypto.keyring import Keyring
-from tests.helpers import TestAuthenticator
+from tests.helpers import ManualClock, TestAuthenticator
 from tests.pgcluster import find_bin_dir, throwaway_cluster
 from tests.world import World, build_world
 
@@ -108,6 +109,24 @@ async def database_url(
 
 
 @pytest.fixture(scope="session")
+def oathtool() -> str:
+    """Debian's oathtool, installed by the test tooling itself when running as root."""
+    path = shutil.which("oathtool")
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "oathtool"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(install, capture_output=True, env=env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
+            subprocess.run(install, capture_output=True, env=env, check=False)
+        path = shutil.which("oathtool")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("oathtool is required under CI (Debian package oathtool)")
+        pytest.skip("oathtool not installed (apt-get install oathtool)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def master_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
@@ -136,6 +155,27 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 @pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def session_app(settings: Settings, clock: ManualClock) -> AsyncIterator[Starlette]:
+    """The real application with its production authenticator (sessions) and a manual clock."""
+    EXECUTOR_CACHE.clear()
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def session_client(session_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=session_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://phigate.test") as http:
+        yield http
+
+
+@pytest.fixture
 def keyring(app: Starlette) -> Keyring:
     ring: Keyring = app.state.keyring
     return ring
@@ -151,3 +191,8 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def world(keyring: Keyring) -> World:
     return await build_world(keyring)
+
+
+@pytest.fixture
+async def session_world(session_app: Starlette) -> World:
+    return await build_world(session_app.state.keyring)

@@ -1,12 +1,16 @@
 """Test helpers: a principal from a test header, and GraphQL over HTTP.
 
-`TestAuthenticator` stands in for the login flow until it exists: it is passed to `create_app`
+`TestAuthenticator` lets the policy tests act as any user without a login round trip per
+request (tests/test_auth.py covers the login flow itself). It is passed to `create_app`
 explicitly, so the production app never accepts the header.
 """
 
 from __future__ import annotations
 
+import subprocess
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 from starlette.requests import Request
@@ -53,3 +57,31 @@ async def gql(
     return await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )
+
+
+class ManualClock:
+    """A clock the test moves forward explicitly."""
+
+    def __init__(self) -> None:
+        self._now = datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)
+
+
+def totp_code(oathtool: str, secret: str, at: datetime) -> str:
+    """A TOTP code from Debian's oathtool: an implementation independent of pyotp."""
+    out = subprocess.run(
+        [oathtool, "--totp", "-b", secret, "-N", f"@{int(at.timestamp())}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def secret_of(otpauth_uri: str) -> str:
+    return parse_qs(urlparse(otpauth_uri).query)["secret"][0]

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from api.cli import policy_document
 
@@ -56,50 +52,3 @@ def test_migrate_and_demo_are_repeatable(
         assert demo.returncode == 0, demo.stderr
         for role in ROLES:
             assert f" {role} " in demo.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_serve_demo_runs_graphiql(database_url: str, master_key: str, tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PHIGATE_DATABASE_URL": database_url,
-        "PHIGATE_MASTER_KEY": master_key,
-        "PHIGATE_DATA_DIR": str(tmp_path),
-        "PHIGATE_PORT": str(port),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--demo", "--patients", "3"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        assert health.json() == {"status": "ok"}
-        page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
-        assert page.status_code == 200
-        assert "graphiql" in page.text.lower()
-        anonymous = httpx.post(
-            f"http://127.0.0.1:{port}/graphql", json={"query": "{ patients { totalCount } }"}
-        )
-        assert anonymous.status_code == 401
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
-    assert "dr.grey" in output
-    assert "Traceback" not in output

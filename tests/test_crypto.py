@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from tortoise import connections
 
 from api.app import create_app
@@ -127,7 +126,10 @@ async def test_orm_refuses_plaintext_and_foreign_ciphertext(world: World) -> Non
         await other.save()
 
 
-async def test_wrong_master_key_refuses_to_start(app: Starlette, settings: Settings) -> None:
+async def test_wrong_master_key_refuses_to_start(settings: Settings) -> None:
+    first = create_app(settings)
+    async with first.router.lifespan_context(first):
+        pass  # creates and wraps the data keys
     wrong = replace(settings, master_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     other_app = create_app(wrong)
     with pytest.raises(KeyUnavailable):

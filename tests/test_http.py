@@ -18,7 +18,10 @@ async def test_graphql_requires_authentication(client: httpx.AsyncClient, world:
     assert response.status_code == 401
     assert response.json() == {
         "errors": [
-            {"message": "Authentication required", "extensions": {"code": "UNAUTHENTICATED"}}
+            {
+                "message": "Authentication required",
+                "extensions": {"code": "UNAUTHENTICATED", "reason": "missing_credentials"},
+            }
         ]
     }
 

@@ -12,7 +12,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 import models
 from api.cli import policy_document
 from api.db import tortoise_config
-from models.base import PublicModel, SealedField
+from models.base import PublicModel, SealedField, SecretField
 from permissions.plan import FieldPlan, PolicyError
 from permissions.roles import Category, Role
 from schema.build import build_schema
@@ -27,7 +27,7 @@ def sealed_columns() -> set[tuple[str, str]]:
         model = getattr(models, name)
         if isinstance(model, type) and issubclass(model, PublicModel):
             for field_name, field in model._meta.fields_map.items():
-                if isinstance(field, SealedField):
+                if isinstance(field, SealedField) and not isinstance(field, SecretField):
                     found.add((model.__name__, field_name))
     return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from api.passwords import hash_password
+from api.auth.passwords import hash_password
 from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models import (
@@ -22,6 +22,7 @@ from models import (
 )
 from permissions.roles import ProxyScope, Role
 
+PASSWORD = "correct horse battery staple"
 USERS = {
     "doc": Role.PHYSICIAN,
     "nurse": Role.NURSE,
@@ -105,7 +106,7 @@ async def _patient(
 async def build_world(keyring: Keyring) -> World:
     world = World()
     org = await Organization.create(name="Test Hospital")
-    password = hash_password("not-used-by-the-test-authenticator")
+    password = hash_password(PASSWORD)
     users = {
         name: await User.create(username=name, role=role, organization=org, password_hash=password)
         for name, role in USERS.items()

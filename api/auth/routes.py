@@ -1,0 +1,298 @@
+"""`/auth/*`: plain HTTP endpoints, not GraphQL mutations, so no alias or batch can multiply
+guesses and any HTTP client can log in. Each step is audited before it takes effect."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from api.auth import AuthRejected, client_ip
+from api.auth.passwords import hash_password, verify_password
+from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, bearer_token, network_allowed
+from api.auth.throttle import Limits, Throttled, Throttles
+from api.auth.totp import (
+    matching_step,
+    new_recovery_codes,
+    new_secret,
+    provisioning_uri,
+    qr_png_data_uri,
+    recovery_digest,
+)
+from api.clock import Clock
+from api.settings import Settings
+from audit.events import Actor, AuthEvent, record_event
+from crypto.keyring import Keyring
+from models import AuthSession, Device, RecoveryCode, SessionStage, User
+from permissions.roles import Role
+
+MAX_PIN_FAILURES = 5
+MIN_PIN_DIGITS = 6
+_MFA_OPTIONAL = frozenset({Role.PATIENT})
+
+
+class BadRequest(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _error(error: str, status: int, **extra: Any) -> JSONResponse:
+    headers = {"retry-after": str(extra["retry_after"])} if "retry_after" in extra else None
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
+
+
+async def _body(request: Request, *names: str) -> dict[str, Any]:
+    """The JSON object of the request; each of `names` must be a non-empty string in it."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise BadRequest("content_type_must_be_json")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise BadRequest("invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("invalid_json")
+    for name in names:
+        value = data.get(name)
+        if not isinstance(value, str) or not value or len(value) > 1024:
+            raise BadRequest(f"{name}_required")
+    return data
+
+
+class AuthRoutes:
+    def __init__(self, settings: Settings, clock: Clock, sessions: Sessions) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.sessions = sessions
+        self.throttles = Throttles(clock)
+        threshold, lockout = settings.lockout_threshold, settings.lockout_duration
+        self.user_limits = Limits(threshold, lockout, slow_after=3)
+        # One address may be a whole clinic behind NAT: it gets more room than one account.
+        self.ip_limits = Limits(threshold * 4, lockout, slow_after=threshold * 2)
+
+    def routes(self) -> list[Route]:
+        endpoints: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
+            ("/auth/login", self.login, ["POST"]),
+            ("/auth/mfa/enrol", self.enrol, ["POST"]),
+            ("/auth/mfa", self.mfa, ["POST"]),
+            ("/auth/logout", self.logout, ["POST"]),
+            ("/auth/session", self.session, ["GET"]),
+            ("/auth/devices", self.register_device, ["POST"]),
+            ("/auth/unlock", self.unlock, ["POST"]),
+        ]
+        return [Route(path, _guarded(fn), methods=methods) for path, fn, methods in endpoints]
+
+    async def _audit(self, request: Request, event: AuthEvent, actor: Actor) -> None:
+        await record_event(
+            event, actor, at=self.clock.now(), request_id=request.state.request_id,
+            ip=client_ip(request),
+        )  # fmt: skip
+
+    async def login(self, request: Request) -> Response:
+        body = await _body(request, "username", "password")
+        ip = client_ip(request)
+        user_key, ip_key = f"user:{body['username'].lower()}", f"ip:{ip}"
+        await self.throttles.check({user_key: self.user_limits, ip_key: self.ip_limits})
+        user = await User.get_or_none(username=body["username"], is_active=True)
+        if not verify_password(user.password_hash if user else None, body["password"]):
+            actor = actor_of(user) if user else Actor()
+            await self._audit(request, AuthEvent.LOGIN_FAILED, actor)
+            locked = await self.throttles.failure(user_key, self.user_limits)
+            locked |= await self.throttles.failure(ip_key, self.ip_limits)
+            if locked:
+                await self._audit(request, AuthEvent.LOCKOUT, actor)
+            return _error("invalid_credentials", 401)
+        assert user is not None
+        if not network_allowed(self.settings, user, ip):
+            await self._audit(request, AuthEvent.LOGIN_REFUSED_NETWORK, actor_of(user))
+            return _error("network_not_allowed", 403)
+        await self._audit(request, AuthEvent.LOGIN_OK, actor_of(user))
+        await self.throttles.clear(user_key)
+        if not user.totp_confirmed and user.role in _MFA_OPTIONAL:
+            return self._active(await self.sessions.start(user, SessionStage.ACTIVE, ip))
+        pending = await self.sessions.start(user, SessionStage.MFA, ip)
+        step = "verify" if user.totp_confirmed else "enrol"
+        return JSONResponse({"mfa": step, "mfa_token": pending.token})
+
+    async def enrol(self, request: Request) -> Response:
+        body = await _body(request, "mfa_token")
+        session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
+        user = session.user
+        if user.totp_confirmed:
+            return _error("already_enrolled", 409)
+        secret = new_secret()
+        codes = new_recovery_codes()
+        keyring: Keyring = request.app.state.keyring
+        user.seal(keyring, totp_secret=secret)
+        async with in_transaction():
+            await user.save(update_fields=["totp_secret"])
+            await RecoveryCode.filter(user=user).delete()
+            await RecoveryCode.bulk_create(
+                [RecoveryCode(user=user, code_hash=recovery_digest(code)) for code in codes]
+            )
+        uri = provisioning_uri(secret, user.username)
+        return JSONResponse(
+            {"otpauth_uri": uri, "qr_png": qr_png_data_uri(uri), "recovery_codes": codes}
+        )
+
+    async def mfa(self, request: Request) -> Response:
+        body = await _body(request, "mfa_token")
+        session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
+        user = session.user
+        key = f"mfa:{user.public_id}"
+        await self.throttles.check({key: self.user_limits})
+        recovery = body.get("recovery_code")
+        if isinstance(recovery, str) and user.totp_confirmed:
+            accepted, event = (
+                await self._use_recovery_code(user, recovery),
+                AuthEvent.RECOVERY_CODE_USED,
+            )
+        else:
+            accepted, event = await self._check_totp(request, user, str(body.get("code", ""))), None
+        if not accepted:
+            await self._audit(request, AuthEvent.MFA_FAILED, actor_of(user))
+            if await self.throttles.failure(key, self.user_limits):
+                await self._audit(request, AuthEvent.LOCKOUT, actor_of(user))
+                await self.sessions.revoke(session)
+            return _error("invalid_code", 401)
+        if event is not None:
+            await self._audit(request, event, actor_of(user))
+        if not user.totp_confirmed:
+            await self._audit(request, AuthEvent.MFA_ENROLLED, actor_of(user))
+            await User.filter(id=user.id).update(totp_confirmed=True)
+        await self._audit(request, AuthEvent.MFA_OK, actor_of(user))
+        await self.throttles.clear(key)
+        await self.sessions.revoke(session)
+        # A new token for the full session: the pre-MFA token never becomes privileged.
+        return self._active(
+            await self.sessions.start(user, SessionStage.ACTIVE, client_ip(request))
+        )
+
+    async def _check_totp(self, request: Request, user: User, code: str) -> bool:
+        if user.totp_secret is None:
+            return False
+        keyring: Keyring = request.app.state.keyring
+        step = matching_step(
+            keyring.open(user.totp_secret), code, self.clock.now(), user.totp_last_step
+        )
+        if step is None:
+            return False
+        # Claim the step atomically: two workers racing with one code cannot both accept it.
+        claimed = await User.filter(
+            Q(id=user.id) & (Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step))
+        ).update(totp_last_step=step)
+        return claimed == 1
+
+    async def _use_recovery_code(self, user: User, code: str) -> bool:
+        used = await RecoveryCode.filter(
+            user=user, code_hash=recovery_digest(code), used_at__isnull=True
+        ).update(used_at=self.clock.now())
+        return bool(used == 1)
+
+    def _active(self, issued: Issued) -> JSONResponse:
+        lifetime = self.settings.session_lifetime
+        response = JSONResponse(
+            {
+                "token": issued.token,
+                "csrf_token": issued.csrf_token,
+                "expires_at": issued.session.expires_at.isoformat(),
+                "idle_timeout_seconds": int(self.settings.idle_timeout.total_seconds()),
+            }
+        )
+        response.set_cookie(
+            COOKIE,
+            issued.token,
+            max_age=int(lifetime.total_seconds()),
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    async def _current(self, request: Request) -> tuple[AuthSession, User]:
+        principal = await self.sessions(request)
+        if principal is None:
+            raise AuthRejected("missing_credentials")
+        session = await AuthSession.get(public_id=principal.session_id).select_related("user")
+        return session, session.user
+
+    async def logout(self, request: Request) -> Response:
+        session, user = await self._current(request)
+        await self._audit(request, AuthEvent.LOGOUT, actor_of(user))
+        await self.sessions.revoke(session)
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        return response
+
+    async def session(self, request: Request) -> Response:
+        session, user = await self._current(request)
+        return JSONResponse(
+            {
+                "user": user.public_id,
+                "username": user.username,
+                "role": user.role.value,
+                "expires_at": session.expires_at.isoformat(),
+            }
+        )
+
+    async def register_device(self, request: Request) -> Response:
+        body = await _body(request, "pin")
+        _, user = await self._current(request)
+        pin = body["pin"]
+        if len(pin) < MIN_PIN_DIGITS or not pin.isdigit():
+            raise BadRequest("pin_must_be_6_or_more_digits")
+        await self._audit(request, AuthEvent.DEVICE_REGISTERED, actor_of(user))
+        device = await Device.create(
+            user=user, pin_hash=hash_password(pin), created_at=self.clock.now()
+        )
+        return JSONResponse({"device_id": device.public_id}, status_code=201)
+
+    async def unlock(self, request: Request) -> Response:
+        """Revive an idle-expired session with a registered device's PIN (absolute limit holds)."""
+        body = await _body(request, "device_id", "pin")
+        token = bearer_token(request)
+        if token is None:
+            raise AuthRejected("missing_credentials")
+        session = await self.sessions.find(token, SessionStage.ACTIVE)
+        user = session.user
+        device = await Device.get_or_none(
+            public_id=body["device_id"], user=user, revoked_at__isnull=True
+        )
+        if device is None:
+            return _error("device_unknown_or_revoked", 401)
+        if not verify_password(device.pin_hash, body["pin"]):
+            await self._audit(request, AuthEvent.PIN_FAILED, actor_of(user))
+            failures = device.failed_pins + 1
+            revoked = self.clock.now() if failures >= MAX_PIN_FAILURES else None
+            if revoked is not None:
+                await self._audit(request, AuthEvent.DEVICE_REVOKED, actor_of(user))
+            await Device.filter(id=device.id).update(failed_pins=failures, revoked_at=revoked)
+            return _error("invalid_pin", 401, attempts_left=MAX_PIN_FAILURES - failures)
+        await self._audit(request, AuthEvent.SESSION_UNLOCKED, actor_of(user))
+        await Device.filter(id=device.id).update(failed_pins=0)
+        await self.sessions.resume(session)
+        return Response(status_code=204)
+
+
+def _guarded(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Map expected refusals to clear JSON answers; nothing internal reaches the client."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BadRequest as exc:
+            return _error(exc.error, 400)
+        except AuthRejected as exc:
+            return _error(exc.reason, exc.status)
+        except Throttled as exc:
+            return _error(exc.reason, 429, retry_after=exc.retry_after)
+
+    return run

@@ -1,0 +1,143 @@
+"""Server-side sessions: creation, the per-request check (the production Authenticator),
+idle and absolute expiry, and revocation. All state is in the database."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.requests import Request
+
+from api.auth import AuthRejected, client_ip
+from api.auth.tokens import digest, new_token
+from api.clock import Clock
+from api.networks import parse_networks, within
+from api.settings import Settings
+from audit.events import Actor, AuthEvent, record_event
+from models import AuthSession, SessionStage, User
+from permissions.policy import DEFAULT_PURPOSE
+from permissions.principal import Principal
+
+COOKIE = "__Host-phigate-session"
+CSRF_HEADER = "x-csrf-token"
+MFA_WINDOW = timedelta(minutes=5)
+# last_seen_at is written at most this often: idle expiry is precise to this much.
+TOUCH_EVERY = timedelta(seconds=10)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    csrf_token: str
+    session: AuthSession
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user.public_id, user.role.value)
+
+
+def network_allowed(settings: Settings, user: User, ip: str | None) -> bool:
+    role_networks = settings.role_networks.get(user.role)
+    if role_networks and not within(ip, role_networks):
+        return False
+    return not user.allowed_networks or within(ip, parse_networks(user.allowed_networks))
+
+
+class Sessions:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    async def start(self, user: User, stage: SessionStage, ip: str | None) -> Issued:
+        now = self.clock.now()
+        token, csrf = new_token(), new_token()
+        lifetime = MFA_WINDOW if stage is SessionStage.MFA else self.settings.session_lifetime
+        session = await AuthSession.create(
+            token_hash=digest(token),
+            csrf_hash=digest(csrf),
+            user=user,
+            stage=stage,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            ip=ip,
+        )
+        return Issued(token, csrf, session)
+
+    async def find(self, token: str, stage: SessionStage) -> AuthSession:
+        """A live session of `stage` for this token, or AuthRejected. Idle time is not checked."""
+        session = await AuthSession.get_or_none(token_hash=digest(token)).select_related("user")
+        if session is None or session.stage is not stage or not session.user.is_active:
+            raise AuthRejected("invalid_token")
+        if session.revoked_at is not None:
+            raise AuthRejected("session_revoked")
+        if session.expires_at <= self.clock.now():
+            raise AuthRejected("session_expired")
+        return session
+
+    async def revoke(self, session: AuthSession) -> None:
+        await AuthSession.filter(id=session.id).update(revoked_at=self.clock.now())
+
+    async def resume(self, session: AuthSession) -> None:
+        await AuthSession.filter(id=session.id).update(
+            last_seen_at=self.clock.now(), idle_expired_at=None
+        )
+
+    async def __call__(self, request: Request) -> Principal | None:
+        """The production Authenticator: bearer token, or cookie plus CSRF header."""
+        token = bearer_token(request)
+        if token is None:
+            token = request.cookies.get(COOKIE)
+            if token is None:
+                return None
+            session = await self.find(token, SessionStage.ACTIVE)
+            if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
+                raise AuthRejected("csrf_token_invalid", status=403)
+        else:
+            session = await self.find(token, SessionStage.ACTIVE)
+        await self._check_idle(request, session)
+        user = session.user
+        ip = client_ip(request)
+        if not network_allowed(self.settings, user, ip):
+            raise AuthRejected("network_not_allowed", status=403)
+        return Principal(
+            actor=user.public_id,
+            role=user.role,
+            purpose=DEFAULT_PURPOSE[user.role],
+            request_id=request.state.request_id,
+            ip=ip,
+            user_pk=user.id,
+            session_id=session.public_id,
+        )
+
+    async def _check_idle(self, request: Request, session: AuthSession) -> None:
+        now = self.clock.now()
+        if now - session.last_seen_at > self.settings.idle_timeout:
+            if session.idle_expired_at is None:
+                await record_event(
+                    AuthEvent.IDLE_EXPIRED,
+                    actor_of(session.user),
+                    at=now,
+                    request_id=request.state.request_id,
+                    ip=client_ip(request),
+                )
+                await AuthSession.filter(id=session.id).update(idle_expired_at=now)
+            raise AuthRejected("idle_timeout")
+        if now - session.last_seen_at > TOUCH_EVERY:
+            await AuthSession.filter(id=session.id).update(last_seen_at=now)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _csrf_ok(request: Request, session: AuthSession) -> bool:
+    presented = request.headers.get(CSRF_HEADER)
+    return (
+        presented is not None
+        and session.csrf_hash is not None
+        and hmac.compare_digest(session.csrf_hash, digest(presented))
+    )

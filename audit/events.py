@@ -1,0 +1,52 @@
+"""Security events (logins, MFA, lockouts, logouts...): one audit row each, written at once.
+
+Callers write the event before acting on it: if the audit store is down, the action fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from models import AuditEvent
+from permissions.roles import Purpose
+
+
+class AuthEvent(StrEnum):
+    LOGIN_OK = "LOGIN_OK"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    LOGIN_REFUSED_NETWORK = "LOGIN_REFUSED_NETWORK"
+    LOCKOUT = "LOCKOUT"
+    MFA_OK = "MFA_OK"
+    MFA_FAILED = "MFA_FAILED"
+    MFA_ENROLLED = "MFA_ENROLLED"
+    RECOVERY_CODE_USED = "RECOVERY_CODE_USED"
+    LOGOUT = "LOGOUT"
+    IDLE_EXPIRED = "IDLE_EXPIRED"
+    DEVICE_REGISTERED = "DEVICE_REGISTERED"
+    PIN_FAILED = "PIN_FAILED"
+    DEVICE_REVOKED = "DEVICE_REVOKED"
+    SESSION_UNLOCKED = "SESSION_UNLOCKED"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who an event is about. Unknown usernames are not recorded: they may be mistyped secrets."""
+
+    public_id: str = "unknown"
+    role: str = "-"
+
+
+async def record_event(
+    event: AuthEvent, actor: Actor, *, at: datetime, request_id: str, ip: str | None
+) -> None:
+    await AuditEvent.create(
+        at=at,
+        request_id=request_id,
+        event=event.value,
+        actor=actor.public_id,
+        role=actor.role,
+        purpose=Purpose.SECURITY.value,
+        ip=ip,
+    )

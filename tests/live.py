@@ -1,0 +1,66 @@
+"""A real `phigate serve` process on 127.0.0.1, over TLS with its generated certificate."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[str]
+    cert: Path
+    output: str = ""
+    """What the process printed, once it has stopped."""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=self.cert))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_server(env: dict[str, str], data_dir: Path, *args: str) -> Iterator[LiveServer]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", *args],
+        env={**os.environ, **env, "PHIGATE_DATA_DIR": str(data_dir), "PHIGATE_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = LiveServer(f"https://127.0.0.1:{port}", process, data_dir / "tls-cert.pem")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with server.client() as http:
+                    http.get("/healthz", timeout=1)
+                break
+            except (httpx.TransportError, OSError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError(
+                        "server did not start:\n" + process.communicate()[0]
+                    ) from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.output = process.communicate(timeout=30)[0]

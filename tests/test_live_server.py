@@ -1,0 +1,98 @@
+"""End to end against real uvicorn processes over TLS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import secret_of, totp_code
+from tests.live import LiveServer, live_server
+
+
+@pytest.fixture
+def env(database_url: str, master_key: str) -> dict[str, str]:
+    return {"PHIGATE_DATABASE_URL": database_url, "PHIGATE_MASTER_KEY": master_key}
+
+
+def test_serve_demo_speaks_https_only(env: dict[str, str], tmp_path: Path) -> None:
+    with live_server(env, tmp_path, "--demo", "--patients", "3") as server, server.client() as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        page = http.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["strict-transport-security"].startswith("max-age=")
+        anonymous = http.post("/graphql", json={"query": "{ patients { totalCount } }"})
+        assert anonymous.status_code == 401
+    assert "dr.grey" in server.output
+    assert "Traceback" not in server.output
+
+
+def _handshake(server: LiveServer, version: ssl.TLSVersion) -> str:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(server.cert)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer old protocols at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 on purpose
+        context.minimum_version = context.maximum_version = version
+    host, port = server.url.removeprefix("https://").split(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        return str(tls.version())
+
+
+def test_tls_below_1_2_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    with live_server(env, tmp_path) as server:
+        assert _handshake(server, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+        assert _handshake(server, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+            with pytest.raises(ssl.SSLError) as refused:
+                _handshake(server, old)
+            # The client did offer the old version; the server hung up or alerted.
+            assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
+
+
+def test_logout_is_visible_to_another_worker_process(
+    env: dict[str, str], tmp_path: Path, oathtool: str
+) -> None:
+    seeded = subprocess.run(
+        [sys.executable, "-m", "api.cli", "demo", "--patients", "4"],
+        env={**env, "PATH": "/usr/bin:/bin", "PHIGATE_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    password = re.search(r"dr\.grey\s+physician\s+(\S+)", seeded.stdout)
+    assert password is not None
+    with (
+        live_server(env, tmp_path) as first,
+        live_server(env, tmp_path) as second,
+        first.client() as a,
+        second.client() as b,
+    ):
+        first_step = a.post("/auth/login", json={"username": "dr.grey", "password": password[1]})
+        assert first_step.status_code == 200, (first_step.status_code, first_step.text)
+        step = first_step.json()
+        enrolment = a.post("/auth/mfa/enrol", json={"mfa_token": step["mfa_token"]}).json()
+        code = totp_code(oathtool, secret_of(enrolment["otpauth_uri"]), datetime.now(UTC))
+        token = a.post("/auth/mfa", json={"mfa_token": step["mfa_token"], "code": code}).json()[
+            "token"
+        ]
+        auth = {"authorization": f"Bearer {token}"}
+        query = {"query": "{ patients(first: 100) { totalCount } }"}
+        before = b.post("/graphql", json=query, headers=auth)
+        assert before.json()["data"]["patients"]["totalCount"] == 2
+        assert a.post("/auth/logout", headers=auth).status_code == 204
+        after = b.post("/graphql", json=query, headers=auth)
+        assert after.status_code == 401
+        assert after.json()["errors"][0]["extensions"]["reason"] == "session_revoked"
