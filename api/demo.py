@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from api.auth.passwords import hash_password
-from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models import (
     CareTeamAssignment,
@@ -74,7 +73,7 @@ async def create_patient(
     city, zip_code = rng.choice(CITIES)
     born = date(1930, 1, 1) + timedelta(days=rng.randrange(90 * 365))
     patient = Patient(organization=org, user=user)
-    patient.seal(
+    patient.seal_identity(
         keyring,
         mrn=mrn,
         ssn=ssn,
@@ -87,9 +86,6 @@ async def create_patient(
         city=city,
         zip=zip_code,
     )
-    patient.mrn_index = blind_index(keyring, IndexKind.MRN, mrn)
-    patient.ssn_index = blind_index(keyring, IndexKind.SSN, ssn)
-    patient.email_index = blind_index(keyring, IndexKind.EMAIL, email)
     await patient.save()
 
     seen = date(2024, 1, 1) + timedelta(days=rng.randrange(600))

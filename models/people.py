@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from tortoise import fields
 from tortoise.models import Model
 
+from crypto.blind_index import IndexKind, blind_index
+from crypto.keyring import Keyring
 from models.base import PublicModel, SealedField, SecretField
 from permissions.roles import ProxyScope, Role
 
@@ -66,8 +70,23 @@ class Patient(PublicModel):
     zip = SealedField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
+    _INDEXED: ClassVar[dict[str, IndexKind]] = {
+        "mrn": IndexKind.MRN,
+        "ssn": IndexKind.SSN,
+        "email": IndexKind.EMAIL,
+    }
+
     class Meta:
         table = "patient"
+
+    def seal_identity(self, keyring: Keyring, **plaintext: str | None) -> None:
+        """Seal values and keep the blind index of each looked-up column in step with them."""
+        self.seal(keyring, **plaintext)
+        for column, kind in self._INDEXED.items():
+            if column in plaintext:
+                value = plaintext[column]
+                index = None if value is None else blind_index(keyring, kind, value)
+                setattr(self, f"{column}_index", index)
 
 
 class CareTeamAssignment(Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import shutil
@@ -143,14 +144,25 @@ def settings(database_url: str, master_key: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    """The real application, started through its lifespan, with the test authenticator."""
+@contextlib.asynccontextmanager
+async def running(application: Starlette) -> AsyncIterator[Starlette]:
+    """Run the app's lifespan (database, keyring) around a test."""
     # Tortoise caches INSERT statements per connection name, not per dialect; tests switch
     # dialects within one process, so start each app from an empty cache.
     EXECUTOR_CACHE.clear()
-    application = create_app(settings, authenticate=TestAuthenticator())
     async with application.router.lifespan_context(application):
+        yield application
+
+
+def https_client(application: Starlette) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=application)
+    return httpx.AsyncClient(transport=transport, base_url="https://phigate.test")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The real application with the test authenticator (acts as any user by header)."""
+    async with running(create_app(settings, authenticate=TestAuthenticator())) as application:
         yield application
 
 
@@ -162,16 +174,13 @@ def clock() -> ManualClock:
 @pytest.fixture
 async def session_app(settings: Settings, clock: ManualClock) -> AsyncIterator[Starlette]:
     """The real application with its production authenticator (sessions) and a manual clock."""
-    EXECUTOR_CACHE.clear()
-    application = create_app(settings, clock=clock)
-    async with application.router.lifespan_context(application):
+    async with running(create_app(settings, clock=clock)) as application:
         yield application
 
 
 @pytest.fixture
 async def session_client(session_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=session_app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://phigate.test") as http:
+    async with https_client(session_app) as http:
         yield http
 
 
@@ -183,8 +192,7 @@ def keyring(app: Starlette) -> Keyring:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://phigate.test") as http:
+    async with https_client(app) as http:
         yield http
 
 

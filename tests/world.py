@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from api.auth.passwords import hash_password
-from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models import (
     CareTeamAssignment,
@@ -95,10 +94,7 @@ async def _patient(
     keyring: Keyring, org: Organization, values: dict[str, str], user: User | None
 ) -> Patient:
     patient = Patient(organization=org, user=user)
-    patient.seal(keyring, **values)
-    patient.mrn_index = blind_index(keyring, IndexKind.MRN, values["mrn"])
-    patient.ssn_index = blind_index(keyring, IndexKind.SSN, values["ssn"])
-    patient.email_index = blind_index(keyring, IndexKind.EMAIL, values["email"])
+    patient.seal_identity(keyring, **values)
     await patient.save()
     return patient
 
