@@ -62,53 +62,72 @@ def _iso(day: date) -> str:
     return day.isoformat()
 
 
-async def create_patient(
-    keyring: Keyring, org: Organization, rng: random.Random, user: User | None = None
-) -> Patient:
-    """A synthetic patient with encounters, diagnoses, lab results and a note, all sealed."""
+@dataclass(frozen=True, slots=True)
+class SyntheticPatient:
+    """Plaintext values for one synthetic patient and one of each clinical record."""
+
+    demographics: dict[str, str]
+    encounter_kind: EncounterKind
+    encounter: dict[str, str]
+    diagnosis: dict[str, str]
+    observation: dict[str, str]
+    unit: str
+    note: dict[str, str]
+
+
+def synthetic_patient(rng: random.Random) -> SyntheticPatient:
     n = rng.randrange(10**6)
-    mrn = f"DEMO-{n:06d}"
-    ssn = f"9{rng.randrange(100):02d}-{rng.randrange(1, 100):02d}-{rng.randrange(1, 10**4):04d}"
-    email = f"patient{n}@example.org"
     city, zip_code = rng.choice(CITIES)
     born = date(1930, 1, 1) + timedelta(days=rng.randrange(90 * 365))
-    patient = Patient(organization=org, user=user)
-    patient.seal_identity(
-        keyring,
-        mrn=mrn,
-        ssn=ssn,
-        given_name=rng.choice(GIVEN),
-        family_name=rng.choice(FAMILY),
-        birth_date=_iso(born),
-        phone=f"555-01{rng.randrange(100):02d}",
-        email=email,
-        street=f"{rng.randrange(1, 999)} Example Street",
-        city=city,
-        zip=zip_code,
-    )
-    await patient.save()
-
-    seen = date(2024, 1, 1) + timedelta(days=rng.randrange(600))
-    encounter = Encounter(patient=patient, kind=rng.choice(list(EncounterKind)))
-    encounter.seal(keyring, start_date=_iso(seen))
-    await encounter.save()
+    seen = _iso(date(2024, 1, 1) + timedelta(days=rng.randrange(600)))
     code, description = rng.choice(DIAGNOSES)
-    diagnosis = Diagnosis(patient=patient, encounter=encounter)
-    diagnosis.seal(keyring, code=code, description=description, recorded_date=_iso(seen))
-    await diagnosis.save()
     loinc, _, unit = rng.choice(LABS)
-    observation = Observation(patient=patient, unit=unit)
-    observation.seal(
-        keyring, code=loinc, value=f"{rng.uniform(4, 12):.1f}", effective_date=_iso(seen)
+    return SyntheticPatient(
+        demographics={
+            "mrn": f"DEMO-{n:06d}",
+            "ssn": f"9{rng.randrange(100):02d}-{rng.randrange(1, 100):02d}-"
+            f"{rng.randrange(1, 10**4):04d}",
+            "given_name": rng.choice(GIVEN),
+            "family_name": rng.choice(FAMILY),
+            "birth_date": _iso(born),
+            "phone": f"555-01{rng.randrange(100):02d}",
+            "email": f"patient{n}@example.org",
+            "street": f"{rng.randrange(1, 999)} Example Street",
+            "city": city,
+            "zip": zip_code,
+        },
+        encounter_kind=rng.choice(list(EncounterKind)),
+        encounter={"start_date": seen},
+        diagnosis={"code": code, "description": description, "recorded_date": seen},
+        observation={"code": loinc, "value": f"{rng.uniform(4, 12):.1f}", "effective_date": seen},
+        unit=unit,
+        note={
+            "text": "Synthetic note: patient reports feeling well. Follow up in 3 months.",
+            "authored_date": seen,
+        },
     )
-    await observation.save()
-    note = ClinicalNote(patient=patient)
-    note.seal(
-        keyring,
-        text="Synthetic note: patient reports feeling well. Follow up in 3 months.",
-        authored_date=_iso(seen),
-    )
-    await note.save()
+
+
+async def create_patient(
+    keyring: Keyring, org: Organization, values: SyntheticPatient, user: User | None = None
+) -> Patient:
+    """Store a synthetic patient with an encounter, diagnosis, lab result and note, all sealed."""
+    patient = Patient(organization=org, user=user)
+    patient.seal_identity(keyring, **values.demographics)
+    await patient.save()
+    encounter = Encounter(patient=patient, kind=values.encounter_kind)
+    encounter.seal(keyring, **values.encounter)
+    await encounter.save()
+    records: list[Diagnosis | Observation | ClinicalNote] = [
+        Diagnosis(patient=patient, encounter=encounter),
+        Observation(patient=patient, unit=values.unit),
+        ClinicalNote(patient=patient),
+    ]
+    for record, plaintext in zip(
+        records, (values.diagnosis, values.observation, values.note), strict=True
+    ):
+        record.seal(keyring, **plaintext)
+        await record.save()
     return patient
 
 
@@ -137,8 +156,8 @@ async def seed_demo(keyring: Keyring, patients: int = 20, seed: int = 0) -> list
 async def _seed_records(
     keyring: Keyring, org: Organization, users: dict[str, User], rng: random.Random, count: int
 ) -> None:
-    own = await create_patient(keyring, org, rng, user=users["patient.pat"])
-    child = await create_patient(keyring, org, rng)
+    own = await create_patient(keyring, org, synthetic_patient(rng), user=users["patient.pat"])
+    child = await create_patient(keyring, org, synthetic_patient(rng))
     await ProxyGrant.create(
         patient=child,
         grantee=users["proxy.parent"],
@@ -147,7 +166,7 @@ async def _seed_records(
     )
     team = [own, child]
     for _ in range(max(0, count - 2)):
-        team.append(await create_patient(keyring, org, rng))
+        team.append(await create_patient(keyring, org, synthetic_patient(rng)))
     # Care teams cover half of the patients, so row access visibly differs between roles.
     for patient in team[: len(team) // 2]:
         for clinician in ("dr.grey", "nurse.joy"):

@@ -1,12 +1,11 @@
-"""Audit records of one request, collected in memory and written in one bulk insert."""
+"""Audit records of one request, collected in memory and written in one statement."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from tortoise.transactions import in_transaction
-
-from models import AuditEvent
+from audit.store import write_records
 from permissions.principal import Principal
 from permissions.roles import Decision
 
@@ -15,36 +14,35 @@ PHI_ACCESS = "PHI_ACCESS"
 
 class AuditBuffer:
     def __init__(self, principal: Principal) -> None:
-        self.principal = principal
-        self.at = datetime.now(UTC)
-        self._records: list[AuditEvent] = []
+        p = principal
+        # Everything but the field is the same for every record of a request: built once.
+        self._common: dict[str, Any] = {
+            "at": datetime.now(UTC).isoformat(sep=" "),
+            "request_id": p.request_id,
+            "event": PHI_ACCESS,
+            "actor": p.actor,
+            "role": p.role.value,
+            "client": p.client,
+            "purpose": p.purpose.value,
+            "ip": p.ip,
+        }
+        self._fields: list[tuple[str, str, str, str]] = []
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._fields)
 
     def phi_access(self, patient: str, field: str, path: str, decision: Decision) -> None:
-        p = self.principal
-        self._records.append(
-            AuditEvent(
-                at=self.at,
-                request_id=p.request_id,
-                event=PHI_ACCESS,
-                actor=p.actor,
-                role=p.role.value,
-                client=p.client,
-                purpose=p.purpose.value,
-                ip=p.ip,
-                patient=patient,
-                field=field,
-                path=path,
-                decision=decision.value,
-            )
-        )
+        self._fields.append((patient, field, path, decision.value))
 
     async def flush(self) -> None:
         """Write everything collected so far, all or nothing. Raises if the write fails."""
-        if not self._records:
+        if not self._fields:
             return
-        records, self._records = self._records, []
-        async with in_transaction():
-            await AuditEvent.bulk_create(records)
+        fields, self._fields = self._fields, []
+        common = self._common
+        await write_records(
+            [
+                {**common, "patient": patient, "field": field, "path": path, "decision": decision}
+                for patient, field, path, decision in fields
+            ]
+        )

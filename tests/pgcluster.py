@@ -58,7 +58,8 @@ def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
     run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync")
     options = (
         f"-F -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+        "-c shared_preload_libraries=pg_stat_statements"
     )
     run(
         str(bin_dir / "pg_ctl"),

@@ -1,0 +1,61 @@
+"""Exactly one audit write per request, whatever the number of PHI fields, counted by the
+database engine itself (SQLite's statement trace, PostgreSQL's pg_stat_statements)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+from tortoise import connections
+
+from models import AuditEvent
+from tests.helpers import gql
+from tests.world import World
+
+QUERY = """
+query($id: ID!) {
+  patient(id: $id) {
+    mrn givenName familyName birthDate ssn phone email street city zip
+    encounters { startDate } diagnoses { code description recordedDate }
+    observations { code value effectiveDate } notes { text authoredDate }
+  }
+  again: patient(id: $id) { mrn givenName familyName ssn }
+}
+"""
+
+
+@contextlib.asynccontextmanager
+async def audit_inserts() -> AsyncIterator[Callable[[], int]]:
+    """Yields a function returning how many INSERTs into audit_event the engine executed."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute_query("SELECT pg_stat_statements_reset()")
+        counted: list[int] = []
+        yield lambda: counted[0]
+        rows = await conn.execute_query_dict(
+            "SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND query ILIKE 'INSERT INTO audit_event%'"
+        )
+        counted.append(int(rows[0]["n"]))
+        return
+    statements: list[str] = []
+    driver = conn._connection  # aiosqlite runs sqlite3 in its own thread: trace it there
+    await driver._execute(driver._conn.set_trace_callback, statements.append)
+    try:
+        yield lambda: sum(
+            s.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT") for s in statements
+        )
+    finally:
+        await driver._execute(driver._conn.set_trace_callback, None)
+
+
+async def test_one_audit_statement_per_request(client: httpx.AsyncClient, world: World) -> None:
+    async with audit_inserts() as inserts:
+        response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
+    assert "errors" not in response.json()
+    records = await AuditEvent.filter(request_id=response.headers["x-request-id"]).count()
+    assert records == 23  # 10 + 1 + 3 + 3 + 2 fields, and 4 more under the alias
+    assert inserts() == 1
