@@ -1,41 +1,64 @@
 """Writes a request's audit records as one statement, whatever their number.
 
-The rows travel as a single JSON parameter and are expanded by the database itself
-(`json_to_recordset` on PostgreSQL, `json_each` on SQLite): one round trip, one statement, all
-or nothing, and no per-record ORM objects on the hot path.
+What all records of a request share (time, request, actor, role...) is bound once; the part
+that varies (patient, field, path, decision) travels as one array parameter that the database
+expands itself (`unnest` on PostgreSQL, `json_each` on SQLite): one round trip, one statement,
+all or nothing, and no per-record ORM objects on the hot path.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import astuple, dataclass
+from datetime import datetime
 
 from tortoise import connections
 
-COLUMNS = (
-    "at", "request_id", "event", "actor", "role", "client", "purpose", "ip", "patient", "field",
-    "path", "decision",
-)  # fmt: skip
-_COLUMN_LIST = ", ".join(COLUMNS)
+SHARED = ("at", "request_id", "event", "actor", "role", "client", "purpose", "ip")
+VARYING = ("patient", "field", "path", "decision")
+_COLUMNS = ", ".join(SHARED + VARYING)
+_SHARED_PG = ", ".join(f"${i}" + ("::timestamptz" if i == 1 else "") for i in range(1, 9))
 
 _POSTGRES = (
-    f"INSERT INTO audit_event ({_COLUMN_LIST}) "  # noqa: S608 - fixed column names only
-    f"SELECT {_COLUMN_LIST} FROM json_to_recordset($1::json) AS r("
-    + ", ".join(f"{c} {'timestamptz' if c == 'at' else 'text'}" for c in COLUMNS)
-    + ")"
+    f"INSERT INTO audit_event ({_COLUMNS}) SELECT {_SHARED_PG}, "  # noqa: S608 - constants only
+    "r.patient, r.field, r.path, r.decision "
+    "FROM unnest($9::text[], $10::text[], $11::text[], $12::text[]) "
+    "AS r(patient, field, path, decision)"
 )
 _SQLITE = (
-    f"INSERT INTO audit_event ({_COLUMN_LIST}) SELECT "  # noqa: S608 - fixed column names only
-    + ", ".join(f"json_extract(value, '$.{c}')" for c in COLUMNS)
-    + " FROM json_each(?)"
+    f"INSERT INTO audit_event ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, "  # noqa: S608
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)"
 )
 
 
-async def write_records(records: Sequence[dict[str, Any]]) -> None:
-    """Insert audit rows (dicts keyed by COLUMNS, `at` as ISO text) in one statement."""
-    if not records:
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """The columns every record of one request has in common."""
+
+    at: datetime
+    request_id: str
+    event: str
+    actor: str
+    role: str
+    client: str | None
+    purpose: str
+    ip: str | None
+
+
+Row = tuple[str | None, str | None, str | None, str | None]
+"""patient, field, path, decision"""
+
+
+async def write_records(shared: Shared, rows: Sequence[Row]) -> None:
+    if not rows:
         return
     connection = connections.get("default")
-    sql = _POSTGRES if connection.capabilities.dialect == "postgres" else _SQLITE
-    await connection.execute_query(sql, [json.dumps(records, separators=(",", ":"))])
+    if connection.capabilities.dialect == "postgres":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        await connection.execute_query(_POSTGRES, [*astuple(shared), *columns])
+    else:
+        # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
+        values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:]]
+        await connection.execute_query(_SQLITE, [*values, json.dumps(rows)])

@@ -1,4 +1,5 @@
-"""Writes the request's audit records after execution, before the response leaves.
+"""Writes the request's audit records after execution, before the response leaves, and adds
+the FORBIDDEN errors of denied fields.
 
 If the write fails the whole result is replaced by an AUDIT_UNAVAILABLE error: PHI is returned
 only once its audit records are committed.
@@ -29,3 +30,7 @@ class AuditFlush(SchemaExtension):
             # Raising here makes strawberry discard the execution result: data becomes null.
             log.error("audit write failed (%s); response withheld", type(exc).__name__)
             raise AuditUnavailable() from None
+        denied = context.phi.denied_errors()
+        result = self.execution_context.result
+        if denied and result is not None:
+            result.errors = [*(result.errors or []), *denied]

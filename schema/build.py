@@ -6,13 +6,14 @@ import logging
 import traceback
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.errors import PhigateError
+from schema.inventory import phi_fields
 from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
@@ -43,8 +44,16 @@ class PhigateSchema(strawberry.Schema):
                 )
 
 
+def _install_guards(schema: strawberry.Schema) -> None:
+    """Make each guard's `reveal` the graphql-core resolver of its @phi field (see guard.py)."""
+    for field in phi_fields(schema):
+        graphql_type = schema._schema.type_map[field.type_name]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        graphql_type.fields[field.field_name].resolve = field.guard.reveal
+
+
 def build_schema() -> strawberry.Schema:
-    return PhigateSchema(
+    schema = PhigateSchema(
         query=Query,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
@@ -53,3 +62,5 @@ def build_schema() -> strawberry.Schema:
         ],
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    _install_guards(schema)
+    return schema
