@@ -45,6 +45,7 @@ from permissions.principal import Principal
 from permissions.roles import Role
 from schema.build import build_schema
 from schema.context import RequestContext
+from tests.pgcluster import throwaway_database
 
 PATIENT_FIELDS = (
     "mrn givenName familyName birthDate ssn phone email street city zip".split()
@@ -188,9 +189,25 @@ async def report(keyring: Keyring, doc: User, desk: User, rounds: int) -> None:
         print(f"   {n:3d} patients, all PHI fields: {1000 * t:7.2f} ms = {1e6 * t / n:6.1f} us per patient")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=25)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    asyncio.run(main(parser.parse_args()))
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
+    where.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL cluster and use it"
+    )
+    args = parser.parse_args()
+    if not args.postgres:
+        asyncio.run(main(args))
+        return
+    with throwaway_database() as url:
+        args.database_url = url
+        asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    run()

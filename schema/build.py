@@ -7,7 +7,7 @@ import traceback
 
 import strawberry
 from graphql import GraphQLError, GraphQLObjectType
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -50,6 +50,7 @@ def _install_guards(schema: strawberry.Schema) -> None:
         graphql_type = schema._schema.type_map[field.type_name]
         assert isinstance(graphql_type, GraphQLObjectType)
         graphql_type.fields[field.field_name].resolve = field.guard.reveal
+        field.guard.label = f"{field.type_name}.{field.field_name}"
 
 
 def build_schema() -> strawberry.Schema:
@@ -57,6 +58,9 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
+            # Clients send the same few documents again and again: parse and validate once.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
             AuditFlush,
             lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
         ],

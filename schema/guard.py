@@ -52,16 +52,25 @@ class PhiSession:
         return f"{prefix}.{path.key}" if prefix else str(path.key)
 
     def denied_errors(self) -> list[GraphQLError]:
-        return [
-            GraphQLError(
+        # A field denied on every row of a page shares one query location: it is computed once
+        # (graphql-core would scan the query text again for each error).
+        located: dict[int, GraphQLError] = {}
+        errors = []
+        for info, path in self.denied:
+            first = located.get(id(info.field_nodes[0]))
+            error = GraphQLError(
                 Forbidden.default_message,
-                nodes=info.field_nodes,
+                nodes=None if first else info.field_nodes,
                 path=path.as_list(),
                 original_error=Forbidden(),
                 extensions={"code": Forbidden.code},
             )
-            for info, path in self.denied
-        ]
+            if first is None:
+                located[id(info.field_nodes[0])] = error
+            else:
+                error.nodes, error.locations = first.nodes, first.locations
+            errors.append(error)
+        return errors
 
 
 class PhiGuard(FieldExtension):
@@ -70,6 +79,8 @@ class PhiGuard(FieldExtension):
     def __init__(self, plan: FieldPlan, column: str) -> None:
         self.plan = plan
         self.column = column
+        self.label: str | None = None
+        """`Type.field` for the audit trail; set when installed, derived per call otherwise."""
 
     def resolve(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
         # Strawberry's own path, for a schema built without `build_schema`'s installation.
@@ -81,12 +92,8 @@ class PhiGuard(FieldExtension):
         plan = self.plan
         decision = plan.decide(session.principal, subject)
         path = info.path
-        session.audit.phi_access(
-            subject.patient_id,
-            f"{info.parent_type.name}.{info.field_name}",
-            session.path_of(path),
-            decision,
-        )
+        label = self.label or f"{info.parent_type.name}.{info.field_name}"
+        session.audit.phi_access(subject.patient_id, label, session.path_of(path), decision)
         if decision is Decision.DENY:
             session.denied.append((info, path))
             return None

@@ -37,13 +37,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def live_server(env: dict[str, str], data_dir: Path, *args: str) -> Iterator[LiveServer]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", *args],
-        env={**os.environ, **env, "PHIGATE_DATA_DIR": str(data_dir), "PHIGATE_PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A file, not a pipe: nobody reads a pipe while the server runs, and a full pipe would
+    # block the server's logging (and so the server).
+    log = data_dir / f"serve-{port}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", *args],
+            env={**os.environ, **env, "PHIGATE_DATA_DIR": str(data_dir), "PHIGATE_PORT": str(port)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     server = LiveServer(f"https://127.0.0.1:{port}", process, data_dir / "tls-cert.pem")
     try:
         deadline = time.monotonic() + 60
@@ -55,12 +59,12 @@ def live_server(env: dict[str, str], data_dir: Path, *args: str) -> Iterator[Liv
             except (httpx.TransportError, OSError):
                 if process.poll() is not None or time.monotonic() > deadline:
                     process.kill()
-                    raise RuntimeError(
-                        "server did not start:\n" + process.communicate()[0]
-                    ) from None
+                    process.wait()
+                    raise RuntimeError("server did not start:\n" + log.read_text()) from None
                 time.sleep(0.2)
         yield server
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            server.output = process.communicate(timeout=30)[0]
+            process.wait(timeout=30)
+        server.output = log.read_text()

@@ -78,3 +78,18 @@ def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
         with contextlib.suppress(subprocess.CalledProcessError):
             run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A fresh database in a throwaway cluster, for scripts (benchmarks, load tests)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL binaries not found (set PHIGATE_PG_BIN)")
+    with throwaway_cluster(bin_dir) as admin_url:
+        subprocess.run(
+            [str(bin_dir / "psql"), admin_url, "-q", "-c", "CREATE DATABASE phigate"],
+            check=True,
+            capture_output=True,
+        )
+        yield admin_url.rsplit("/", 1)[0] + "/phigate"
