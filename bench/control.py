@@ -201,10 +201,7 @@ class Query:
         if after is not None:
             query = query.filter(public_id__gt=after)
         rows = await query.limit(first)
-        edges = [
-            PatientEdge(cursor=row.public_id, node=_patient(row))
-            for row in rows
-        ]
+        edges = [PatientEdge(cursor=row.public_id, node=_patient(row)) for row in rows]
         return PatientConnection(edges=edges, total_count=total)
 
 

@@ -32,7 +32,9 @@ import pyotp
 from tests.live import live_server
 from tests.pgcluster import throwaway_database
 
-QUERY = "query($id: ID!) { patient(id: $id) { givenName familyName birthDate ssn mrn phone email } }"
+QUERY = (
+    "query($id: ID!) { patient(id: $id) { givenName familyName birthDate ssn mrn phone email } }"
+)
 PHI_FIELDS = 7
 LUA = Path(__file__).with_name("wrk_graphql.lua")
 
@@ -103,7 +105,9 @@ def main() -> None:
                 ).json()  # fmt: skip
                 patient = page["data"]["patients"]["edges"][0]["node"]["id"]
                 body = json.dumps({"query": QUERY, "variables": {"id": patient}})
-                check = http.post("/graphql", content=body, headers={**auth, "content-type": "application/json"})
+                check = http.post(
+                    "/graphql", content=body, headers={**auth, "content-type": "application/json"}
+                )
                 assert "errors" not in check.json(), check.text
             result = subprocess.run(
                 [
@@ -113,9 +117,7 @@ def main() -> None:
                 env={**os.environ, "PHIGATE_TOKEN": token, "PHIGATE_QUERY_JSON": body},
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
-        summary = dict(
-            item.split("=") for item in result.stdout.split("RESULT ")[1].split()
-        )
+        summary = dict(item.split("=") for item in result.stdout.split("RESULT ")[1].split())
         completed = int(summary["requests"]) - int(summary["non2xx"])
         full, partial = asyncio.run(_audit_check(url, completed))
     rate = int(summary["requests"]) / float(summary["seconds"])

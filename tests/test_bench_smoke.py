@@ -1,0 +1,20 @@
+"""The benchmark still runs end to end (tiny sizes; its numbers are not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_guard_ratio_runs(database_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.guard_ratio", "--patients", "205", "--rounds", "1",
+         "--database-url", database_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    for line in ("R1 full guard / control", "R2 front desk", "R3 growth", "200 patients"):
+        assert line in result.stdout
