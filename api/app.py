@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,11 +11,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from api import db
 from api.auth import Authenticator
 from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
+from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
@@ -24,9 +27,17 @@ from api.transport import TransportGuard
 from crypto.keystore import load_keyring
 from schema.build import build_schema
 
+log = logging.getLogger("phigate.http")
+
 
 async def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Logged by type only: driver messages can quote statements and their values.
+    log.error("database unavailable: %s", type(exc).__name__)
+    return JSONResponse({"error": "service_unavailable"}, status_code=503)
 
 
 def create_app(
@@ -48,7 +59,8 @@ def create_app(
         finally:
             await db.disconnect()
 
-    graphql = GraphQLEndpoint(build_schema(), authenticate or sessions, ide=not settings.production)
+    schema = build_schema(settings.limits, production=settings.production)
+    graphql = GraphQLEndpoint(schema, authenticate or sessions, ide=not settings.production)
     return Starlette(
         routes=[
             Route("/healthz", health),
@@ -58,6 +70,12 @@ def create_app(
         middleware=[
             Middleware(RequestIdAndHeaders),
             Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
+        exception_handlers={
+            DBConnectionError: database_unavailable,
+            OperationalError: database_unavailable,
+            OSError: database_unavailable,
+        },
         lifespan=lifespan,
     )

@@ -8,14 +8,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
 from schema.context import RequestContext
 
+_REFUSALS = {
+    401: ("UNAUTHENTICATED", "Authentication required"),
+    403: ("FORBIDDEN", "Not permitted"),
+    415: ("BAD_REQUEST", "POST bodies must be application/json"),
+}
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+
 
 def refusal(reason: str, status: int) -> JSONResponse:
-    code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"
-    message = "Authentication required" if status == 401 else "Not permitted"
+    code, message = _REFUSALS[status]
     error = {"message": message, "extensions": {"code": code, "reason": reason}}
     return JSONResponse({"errors": [error]}, status_code=status)
 
@@ -25,6 +36,16 @@ class _View(GraphQL[RequestContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         return RequestContext.create(request.state.principal, request.app.state.keyring)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Every error names the request id: what a support ticket needs, and nothing more."""
+        response = await super().process_result(request, result)
+        for error in response.get("errors") or []:
+            if isinstance(error, dict):
+                error.setdefault("extensions", {})["request_id"] = request.state.request_id
+        return response
 
 
 class GraphQLEndpoint:
@@ -46,6 +67,10 @@ class GraphQLEndpoint:
             return
         if principal is None:
             await refusal("missing_credentials", 401)(scope, receive, send)
+            return
+        if request.method == "POST" and not _is_json(request):
+            # Forms and text/plain are what a cross-site page can post without a preflight.
+            await refusal("content_type_must_be_json", 415)(scope, receive, send)
             return
         request.state.principal = principal
         await self._view(scope, receive, send)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from api.networks import Network, parse_networks
 from permissions.roles import Role
+from schema.limits import Limits
 
 
 class Environment(StrEnum):
@@ -28,6 +29,7 @@ class Transport(StrEnum):
 
 
 E = TypeVar("E", bound=StrEnum)
+DEFAULT_LIMITS = Limits()
 
 
 class ConfigError(Exception):
@@ -53,6 +55,8 @@ class Settings:
     session_lifetime: timedelta = timedelta(hours=8)
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
+    limits: Limits = DEFAULT_LIMITS
+    max_body_bytes: int = 64 * 1024
 
     @property
     def production(self) -> bool:
@@ -98,6 +102,13 @@ class Settings:
             session_lifetime=timedelta(seconds=_int(env, "PHIGATE_SESSION_LIFETIME", 28800)),
             lockout_threshold=_int(env, "PHIGATE_LOCKOUT_THRESHOLD", 5),
             lockout_duration=timedelta(seconds=_int(env, "PHIGATE_LOCKOUT_SECONDS", 900)),
+            limits=Limits(
+                max_depth=_int(env, "PHIGATE_MAX_DEPTH", DEFAULT_LIMITS.max_depth),
+                max_aliases=_int(env, "PHIGATE_MAX_ALIASES", DEFAULT_LIMITS.max_aliases),
+                max_tokens=_int(env, "PHIGATE_MAX_TOKENS", DEFAULT_LIMITS.max_tokens),
+                max_cost=_int(env, "PHIGATE_MAX_COST", DEFAULT_LIMITS.max_cost),
+            ),
+            max_body_bytes=_int(env, "PHIGATE_MAX_BODY_BYTES", 64 * 1024),
         )
 
 

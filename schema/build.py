@@ -6,14 +6,24 @@ import logging
 import traceback
 
 import strawberry
-from graphql import GraphQLError, GraphQLObjectType
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from graphql import ASTValidationRule, GraphQLError, GraphQLObjectType
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.errors import PhigateError
 from schema.inventory import phi_fields
+from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
 from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
@@ -53,18 +63,32 @@ def _install_guards(schema: strawberry.Schema) -> None:
         field.guard.label = f"{field.type_name}.{field.field_name}"
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
+    """`production` turns introspection and "did you mean" suggestions off."""
+    limits = limits or Limits()
+    rules: list[type[ASTValidationRule]] = [
+        directives_per_field_rule(limits.max_directives_per_field)
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     schema = PhigateSchema(
         query=Query,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             # Clients send the same few documents again and again: parse and validate once.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            lambda: QueryDepthLimiter(
+                max_depth=limits.max_depth, should_ignore=ignore_introspection
+            ),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: AddValidationRules(rules),
+            lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
             lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
         ],
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
     )
     _install_guards(schema)
     return schema

@@ -63,7 +63,7 @@ async def test_cursor_pagination_walks_every_row_once(
     assert sorted(seen) == sorted(world.patients.values())
 
 
-@pytest.mark.parametrize("first", [0, -1, 101, 10_000])
+@pytest.mark.parametrize("first", [0, -1, 101])
 async def test_page_size_is_capped(client: httpx.AsyncClient, world: World, first: int) -> None:
     body = (await gql(client, PAGE, {"first": first}, as_user="desk")).json()
     assert body["data"] is None
@@ -118,8 +118,10 @@ async def test_hidden_and_missing_ids_look_the_same(
         "missing": "pat_" + "A" * 22,
         "garbage": "not-an-id",
     }
-    body = (await gql(client, NODE, {"id": ids[target]}, as_user="nurse")).json()
+    response = await gql(client, NODE, {"id": ids[target]}, as_user="nurse")
+    body = response.json()
     assert body["data"] == {"node": None}
+    assert body["errors"][0]["extensions"].pop("request_id") == response.headers["x-request-id"]
     assert body["errors"] == [
         {
             "message": "Not found",
