@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -76,6 +78,11 @@ def create_app(
             DBConnectionError: database_unavailable,
             OperationalError: database_unavailable,
             OSError: database_unavailable,
+            # The embedded database's own failures (a damaged or vanished file).
+            sqlite3.DatabaseError: database_unavailable,
+            # What the driver raises before Tortoise can translate it (no server, no database).
+            asyncpg.PostgresError: database_unavailable,
+            asyncpg.InterfaceError: database_unavailable,
         },
         lifespan=lifespan,
     )

@@ -11,12 +11,12 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -66,8 +66,12 @@ def _install_guards(schema: strawberry.Schema) -> None:
 def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
     """`production` turns introspection and "did you mean" suggestions off."""
     limits = limits or Limits()
+    # Rule classes are made once: the validation cache is keyed by them, so rules built per
+    # request (as strawberry's limiter extensions do) would never hit it.
     rules: list[type[ASTValidationRule]] = [
-        directives_per_field_rule(limits.max_directives_per_field)
+        depth_rule(limits.max_depth, ignore_introspection),
+        alias_rule(limits.max_aliases),
+        directives_per_field_rule(limits.max_directives_per_field),
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
@@ -78,12 +82,8 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> straw
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             # Clients send the same few documents again and again: parse and validate once.
             lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
-            lambda: QueryDepthLimiter(
-                max_depth=limits.max_depth, should_ignore=ignore_introspection
-            ),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
             lambda: AddValidationRules(rules),
+            lambda: ValidationCache(maxsize=1024),
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
             lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),

@@ -1,10 +1,10 @@
 """Abuse limits for GraphQL documents (OWASP API4, unrestricted resource consumption).
 
 Depth, aliases and tokens are checked by strawberry's validators; directives per field and
-cost are ours. Cost counts every field once per object it may be resolved on: a field with a
-`first` argument multiplies what is below it by that page size (the variable's value when it is
-a variable), any other list by `list_estimate`. Lists directly under a connection type were
-already counted by its `first`.
+cost are ours. Cost counts every field once per object it may be resolved on: the list inside a
+paged field (`patients(first: N) { edges ... }`) multiplies what is below it by N (the variable's
+value when N is a variable, the argument's default when absent), any other list by
+`list_estimate`.
 """
 
 from __future__ import annotations
@@ -79,15 +79,20 @@ class _Walk:
     variables: Mapping[str, Any]
     list_estimate: int
 
-    def cost(self, parent: Any, selections: SelectionSetNode, multiplier: int) -> int:
+    def cost(
+        self, parent: Any, selections: SelectionSetNode, multiplier: int, page: int | None = None
+    ) -> int:
         total = 0
-        for field, field_type in self._fields(parent, selections):
+        for field, definition in self._fields(parent, selections):
             total += multiplier
             if field.selection_set is None:
                 continue
-            factor = self._factor(parent, field, field_type)
-            named = get_named_type(field_type.type)
-            total += self.cost(named, field.selection_set, multiplier * factor)
+            factor = 1
+            if is_list_type(get_nullable_type(definition.type)):
+                factor = page if page is not None else self.list_estimate
+            named = get_named_type(definition.type)
+            inner_page = self._page_size(field, definition)
+            total += self.cost(named, field.selection_set, multiplier * factor, inner_page)
         return total
 
     def _fields(
@@ -109,7 +114,10 @@ class _Walk:
     def _type(self, condition: Any, parent: Any) -> Any:
         return self.schema.get_type(condition.name.value) if condition else parent
 
-    def _factor(self, parent: Any, field: FieldNode, definition: GraphQLField) -> int:
+    def _page_size(self, field: FieldNode, definition: GraphQLField) -> int | None:
+        """The `first` of a paged field, or None for a field that takes no page size."""
+        if "first" not in definition.args:
+            return None
         for argument in field.arguments or ():
             if argument.name.value == "first":
                 value = argument.value
@@ -117,14 +125,8 @@ class _Walk:
                     return max(int(value.value), 1)
                 if isinstance(value, VariableNode):
                     return max(int(self.variables.get(value.name.value) or 1), 1)
-        if "first" in definition.args:
-            default = definition.args["first"].default_value
-            return default if isinstance(default, int) else self.list_estimate
-        if is_list_type(get_nullable_type(definition.type)) and not parent.name.endswith(
-            "Connection"
-        ):
-            return self.list_estimate
-        return 1
+        default = definition.args["first"].default_value
+        return default if isinstance(default, int) else self.list_estimate
 
 
 def operation_cost(
