@@ -96,3 +96,27 @@ def test_logout_is_visible_to_another_worker_process(
         after = b.post("/graphql", json=query, headers=auth)
         assert after.status_code == 401
         assert after.json()["errors"][0]["extensions"]["reason"] == "session_revoked"
+
+
+def test_slow_clients_do_not_starve_others(env: dict[str, str], tmp_path: Path) -> None:
+    """Connections that trickle a request (or never finish the TLS handshake) hold a socket,
+    not a worker: the server keeps answering everybody else."""
+    with live_server(env, tmp_path) as server:
+        host, port = server.url.removeprefix("https://").split(":")
+        context = ssl.create_default_context(cafile=server.cert)
+        stalled = []
+        for i in range(60):
+            raw = socket.create_connection((host, int(port)), timeout=5)
+            if i % 2:
+                tls = context.wrap_socket(raw, server_hostname=host)
+                tls.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+                stalled.append(tls)
+            else:
+                stalled.append(raw)  # never even says hello
+        try:
+            with server.client() as http:
+                for _ in range(5):
+                    assert http.get("/healthz", timeout=5).status_code == 200
+        finally:
+            for conn in stalled:
+                conn.close()
