@@ -16,6 +16,7 @@ from starlette.routing import Route
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from api import db
+from api.access_log import AccessLog
 from api.auth import Authenticator
 from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
@@ -71,6 +72,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestIdAndHeaders),
+            Middleware(AccessLog),
             Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],

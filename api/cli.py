@@ -41,6 +41,18 @@ def policy_document() -> str:
     return policy_markdown(overrides)
 
 
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "phigate": {"handlers": ["stderr"], "level": "INFO"},
+        "uvicorn.error": {"handlers": ["stderr"], "level": "INFO"},
+    },
+}
+
+
 def _migrate_embedded(settings: Settings) -> None:
     """The embedded SQLite default is single-node: bring its schema up to date on start."""
     if settings.database_url.startswith("sqlite"):
@@ -72,6 +84,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         proxy_headers=False,
         server_header=False,
         log_level="info",
+        # uvicorn's access log prints query strings, which may hold PHI: api.access_log
+        # writes one without them.
+        access_log=False,
+        log_config=LOG_CONFIG,
         **tls,  # type: ignore[arg-type]
     )
 

@@ -3,16 +3,16 @@ no guard, no decryption, no audit. It exists only for the benchmark."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from tortoise import fields
 from tortoise.models import Model
+
+from resolvers.loaders import children_of
 
 
 class PlainPatient(Model):
@@ -80,31 +80,18 @@ class PlainNote(Model):
         table = "bench_plain_note"
 
 
-Row = TypeVar("Row", bound=Model)
-
-
-def _children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
-    async def load(keys: Sequence[int]) -> list[list[Row]]:
-        grouped: dict[int, list[Row]] = defaultdict(list)
-        for row in await model.filter(patient_id__in=list(keys)).order_by("id"):
-            grouped[row.patient_id].append(row)  # type: ignore[attr-defined]
-        return [grouped[k] for k in keys]
-
-    return DataLoader(load_fn=load)
-
-
 @dataclass
 class ControlContext:
     encounters: DataLoader[int, list[PlainEncounter]] = field(
-        default_factory=lambda: _children_of(PlainEncounter)
+        default_factory=lambda: children_of(PlainEncounter)
     )
     diagnoses: DataLoader[int, list[PlainDiagnosis]] = field(
-        default_factory=lambda: _children_of(PlainDiagnosis)
+        default_factory=lambda: children_of(PlainDiagnosis)
     )
     observations: DataLoader[int, list[PlainObservation]] = field(
-        default_factory=lambda: _children_of(PlainObservation)
+        default_factory=lambda: children_of(PlainObservation)
     )
-    notes: DataLoader[int, list[PlainNote]] = field(default_factory=lambda: _children_of(PlainNote))
+    notes: DataLoader[int, list[PlainNote]] = field(default_factory=lambda: children_of(PlainNote))
 
 
 @strawberry.type

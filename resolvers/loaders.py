@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 from models import ClinicalNote, Diagnosis, Encounter, Observation
-from models.base import PublicModel
 
-Row = TypeVar("Row", bound=PublicModel)
+Row = TypeVar("Row", bound=Model)
 
 
-def _children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
+def children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
+    """Batches `model` rows by `patient_id`, in id order."""
+
     async def load(patient_pks: Sequence[int]) -> list[list[Row]]:
         grouped: dict[int, list[Row]] = defaultdict(list)
         for row in await model.filter(patient_id__in=list(patient_pks)).order_by("id"):
@@ -28,14 +30,14 @@ def _children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
 @dataclass(slots=True)
 class Loaders:
     encounters: DataLoader[int, list[Encounter]] = field(
-        default_factory=lambda: _children_of(Encounter)
+        default_factory=lambda: children_of(Encounter)
     )
     diagnoses: DataLoader[int, list[Diagnosis]] = field(
-        default_factory=lambda: _children_of(Diagnosis)
+        default_factory=lambda: children_of(Diagnosis)
     )
     observations: DataLoader[int, list[Observation]] = field(
-        default_factory=lambda: _children_of(Observation)
+        default_factory=lambda: children_of(Observation)
     )
     notes: DataLoader[int, list[ClinicalNote]] = field(
-        default_factory=lambda: _children_of(ClinicalNote)
+        default_factory=lambda: children_of(ClinicalNote)
     )

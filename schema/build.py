@@ -64,7 +64,15 @@ def _install_guards(schema: strawberry.Schema) -> None:
 
 
 def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
-    """`production` turns introspection and "did you mean" suggestions off."""
+    """The schema as served: declared, with every guard installed as its field's resolver."""
+    schema = declare_schema(limits, production)
+    _install_guards(schema)
+    return schema
+
+
+def declare_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
+    """The strawberry schema; @phi fields run their guard through strawberry's extension chain.
+    `production` turns introspection and "did you mean" suggestions off."""
     limits = limits or Limits()
     # Rule classes are made once: the validation cache is keyed by them, so rules built per
     # request (as strawberry's limiter extensions do) would never hit it.
@@ -75,7 +83,7 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> straw
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    schema = PhigateSchema(
+    return PhigateSchema(
         query=Query,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
@@ -90,5 +98,3 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> straw
         ],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
     )
-    _install_guards(schema)
-    return schema

@@ -120,3 +120,12 @@ def test_slow_clients_do_not_starve_others(env: dict[str, str], tmp_path: Path) 
         finally:
             for conn in stalled:
                 conn.close()
+
+
+def test_access_log_has_no_query_strings(env: dict[str, str], tmp_path: Path) -> None:
+    secret = "MRN-424242"
+    with live_server(env, tmp_path) as server, server.client() as http:
+        query = f'{{ patients(mrn: "{secret}") {{ totalCount }} }}'
+        assert http.get("/graphql", params={"query": query}).status_code == 401
+    assert re.search(r"phigate\.access GET /graphql 401 [\d.]+ms request_id=\w+", server.output)
+    assert secret not in server.output
