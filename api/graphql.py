@@ -12,6 +12,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
+from schema.build import INTERNAL_ERROR
 from schema.context import RequestContext
 
 _REFUSALS = {
@@ -23,6 +24,14 @@ _REFUSALS = {
 
 def _is_json(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+
+
+def _default_code(error: dict[str, object]) -> str:
+    # Our own errors carry a code already; what is left is a masked fault or a document that
+    # did not parse or validate.
+    return (
+        "INTERNAL_ERROR" if error.get("message") == INTERNAL_ERROR else "GRAPHQL_VALIDATION_FAILED"
+    )
 
 
 def refusal(reason: str, status: int) -> JSONResponse:
@@ -40,11 +49,14 @@ class _View(GraphQL[RequestContext, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        """Every error names the request id: what a support ticket needs, and nothing more."""
+        """Every error has a code and names the request id: what a client and a support ticket
+        need, and nothing more."""
         response = await super().process_result(request, result)
         for error in response.get("errors") or []:
             if isinstance(error, dict):
-                error.setdefault("extensions", {})["request_id"] = request.state.request_id
+                extensions = error.setdefault("extensions", {})
+                extensions.setdefault("code", _default_code(error))
+                extensions["request_id"] = request.state.request_id
         return response
 
 

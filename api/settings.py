@@ -107,6 +107,9 @@ class Settings:
                 max_aliases=_int(env, "PHIGATE_MAX_ALIASES", DEFAULT_LIMITS.max_aliases),
                 max_tokens=_int(env, "PHIGATE_MAX_TOKENS", DEFAULT_LIMITS.max_tokens),
                 max_cost=_int(env, "PHIGATE_MAX_COST", DEFAULT_LIMITS.max_cost),
+                max_directives_per_field=_int(
+                    env, "PHIGATE_MAX_DIRECTIVES", DEFAULT_LIMITS.max_directives_per_field
+                ),
             ),
             max_body_bytes=_int(env, "PHIGATE_MAX_BODY_BYTES", 64 * 1024),
         )

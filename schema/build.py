@@ -29,6 +29,7 @@ from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 
 log = logging.getLogger("phigate.graphql")
+INTERNAL_ERROR = "Internal error"
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -94,7 +95,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
             lambda: ValidationCache(maxsize=1024),
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
-            lambda: MaskErrors(should_mask_error=_unexpected, error_message="Internal error"),
+            lambda: MaskErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR),
         ],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
     )

@@ -109,6 +109,7 @@ async def test_production_has_no_introspection_or_suggestions(
     message = typo.json()["errors"][0]["message"]
     assert "Cannot query field 'patientz'" in message
     assert "Did you mean" not in message
+    assert typo.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert typo.json()["errors"][0]["extensions"]["request_id"] == typo.headers["x-request-id"]
 
 
