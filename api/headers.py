@@ -20,7 +20,8 @@ SECURITY_HEADERS = {
 IDE_CSP = (
     "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; "
     "style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'none'"
 )
 
