@@ -14,6 +14,8 @@ from tests.helpers import secret_of, totp_code
 from tests.live import live_server
 
 EXAMPLES = os.environ.get("PHIGATE_FUZZ_EXAMPLES", "25")
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = "tests.schemathesis_hooks"
 
 
 def test_schemathesis_finds_no_server_error(
@@ -45,7 +47,9 @@ def test_schemathesis_finds_no_server_error(
                 "--max-examples", EXAMPLES,
                 "--checks", "phigate_no_fault",
             ],
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks"},
+            # Run outside the repository: schemathesis keeps a cache in its working directory.
+            cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(ROOT)},
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
