@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.exceptions import DBConnectionError, OperationalError, ValidationError
 
 from api import db
 from api.access_log import AccessLog
@@ -35,6 +35,10 @@ log = logging.getLogger("phigate.http")
 
 async def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def invalid_input(_: Request, __: Exception) -> JSONResponse:
+    return JSONResponse({"error": "invalid_input"}, status_code=400)
 
 
 async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -77,6 +81,9 @@ def create_app(
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
+            # A value the ORM refuses (too long for its column) is bad input, not a fault; its
+            # message quotes the value, so it is neither logged nor returned.
+            ValidationError: invalid_input,
             DBConnectionError: database_unavailable,
             OperationalError: database_unavailable,
             OSError: database_unavailable,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any, ClassVar, Self
 
@@ -46,6 +47,13 @@ class PublicModel(Model):
         kwargs.setdefault("public_id", f"{self.PUBLIC_ID_PREFIX}_{secrets.token_urlsafe(16)}")
         super().__init__(**kwargs)
 
+    @classmethod
+    def is_public_id(cls, value: str) -> bool:
+        """Whether `value` has the shape of this model's ids (checked before any query)."""
+        return _PUBLIC_ID.fullmatch(value) is not None and value.partition("_")[0] == (
+            cls.PUBLIC_ID_PREFIX
+        )
+
     def binding(self, field: fields.Field[Any]) -> str:
         return binding_for(_column_name(type(self), field.model_field_name), self.public_id)
 
@@ -78,6 +86,10 @@ class PublicModel(Model):
                     row, name, Sealed(bytes(blob), binding_for(column, row.public_id))
                 )
         return row
+
+
+# A prefix, then 16 random bytes in URL-safe base64 (22 characters).
+_PUBLIC_ID = re.compile(r"[a-z]+_[A-Za-z0-9_-]{22}")
 
 
 def _column_name(model: type[Model], attribute: str) -> str:

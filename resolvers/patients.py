@@ -33,6 +33,8 @@ def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
 
 
 async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
+    if not Patient.is_public_id(public_id):
+        raise NotFound()
     row = await (await ctx.rows.patients()).filter(public_id=public_id).first()
     if row is None:
         raise NotFound()
@@ -46,6 +48,8 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     if prefix not in _CHILD_NODES:
         raise NotFound()
     model, node_type = _CHILD_NODES[prefix]
+    if not model.is_public_id(public_id):
+        raise NotFound()
     visible = await ctx.rows.patients()
     row = await model.filter(
         public_id=public_id, patient_id__in=Subquery(visible.values("id"))
@@ -65,7 +69,7 @@ def _decode_cursor(cursor: str) -> str:
         public_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         public_id = ""
-    if not public_id.startswith(Patient.PUBLIC_ID_PREFIX + "_"):
+    if not Patient.is_public_id(public_id):
         raise BadInput("Invalid cursor")
     return public_id
 

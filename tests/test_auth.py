@@ -346,6 +346,7 @@ async def test_bad_requests_get_clear_errors(
         ({"json": ["doc"]}, "invalid_json"),
         ({"json": {"username": "doc"}}, "password_required"),
         ({"json": {"username": "doc", "password": 7}}, "password_required"),
+        ({"json": {"username": "u" * 151, "password": "x"}}, "username_too_long"),
     ]
     for kwargs, error in cases:
         response = await session_client.post("/auth/login", **kwargs)

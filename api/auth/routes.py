@@ -47,8 +47,22 @@ def _error(error: str, status: int, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
+# Longest accepted value per body field: longer ones cannot be right, and must not reach a
+# database column (or a log line) at all.
+MAX_LENGTH = {
+    "username": 150,
+    "password": 1024,
+    "mfa_token": 64,
+    "code": 16,
+    "recovery_code": 32,
+    "device_id": 40,
+    "pin": 64,
+}
+
+
 async def _body(request: Request, *names: str) -> dict[str, Any]:
-    """The JSON object of the request; each of `names` must be a non-empty string in it."""
+    """The JSON object of the request; each of `names` must be a non-empty string in it, and
+    no known field may exceed its MAX_LENGTH."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise BadRequest("content_type_must_be_json")
     try:
@@ -59,8 +73,12 @@ async def _body(request: Request, *names: str) -> dict[str, Any]:
         raise BadRequest("invalid_json")
     for name in names:
         value = data.get(name)
-        if not isinstance(value, str) or not value or len(value) > 1024:
+        if not isinstance(value, str) or not value:
             raise BadRequest(f"{name}_required")
+    for name, limit in MAX_LENGTH.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise BadRequest(f"{name}_too_long")
     return data
 
 
