@@ -26,9 +26,6 @@ class AuditBuffer:
         )
         self._rows: list[Row] = []
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def phi_access(self, patient: str, field: str, path: str, decision: Decision) -> None:
         self._rows.append((patient, field, path, decision.value))
 

@@ -34,14 +34,6 @@ class Keyring:
         self._index_key = index_key
         self._column_index_keys: dict[str, bytes] = {}
 
-    @property
-    def primary_version(self) -> int:
-        return self._primary
-
-    @property
-    def versions(self) -> frozenset[int]:
-        return frozenset(self._aeads)
-
     def seal(self, plaintext: str, binding: str) -> Sealed:
         version = self._primary
         nonce = os.urandom(_NONCE_BYTES)

@@ -70,8 +70,10 @@ class Device(PublicModel):
 
 
 class Throttle(Model):
-    """Failed attempts per key (`user:<name>`, `ip:<addr>`, `mfa:<user id>`), whether or not
-    the named account exists, so throttling reveals nothing about which usernames are real."""
+    """Failed attempts per key: `user:<SHA-256 of the name>`, `ip:<addr>` or `mfa:<user id>`.
+
+    Kept whether or not the named account exists, so throttling reveals nothing about which
+    usernames are real, and hashed, so a password typed as a username is never stored."""
 
     id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=200, unique=True)

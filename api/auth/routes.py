@@ -16,6 +16,7 @@ from api.auth import AuthRejected, client_ip
 from api.auth.passwords import hash_password, verify_password
 from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, bearer_token, network_allowed
 from api.auth.throttle import Limits, Throttled, Throttles
+from api.auth.tokens import digest
 from api.auth.totp import (
     matching_step,
     new_recovery_codes,
@@ -114,7 +115,8 @@ class AuthRoutes:
     async def login(self, request: Request) -> Response:
         body = await _body(request, "username", "password")
         ip = client_ip(request)
-        user_key, ip_key = f"user:{body['username'].lower()}", f"ip:{ip}"
+        # Hashed: what was typed as a username may be a password typed in the wrong box.
+        user_key, ip_key = f"user:{digest(body['username'].lower())}", f"ip:{ip}"
         await self.throttles.check({user_key: self.user_limits, ip_key: self.ip_limits})
         user = await User.get_or_none(username=body["username"], is_active=True)
         if not verify_password(user.password_hash if user else None, body["password"]):
@@ -234,10 +236,9 @@ class AuthRoutes:
         return response
 
     async def _current(self, request: Request) -> tuple[AuthSession, User]:
-        principal = await self.sessions(request)
-        if principal is None:
+        session = await self.sessions.current(request)
+        if session is None:
             raise AuthRejected("missing_credentials")
-        session = await AuthSession.get(public_id=principal.session_id).select_related("user")
         return session, session.user
 
     async def logout(self, request: Request) -> Response:

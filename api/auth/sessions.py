@@ -87,6 +87,22 @@ class Sessions:
 
     async def __call__(self, request: Request) -> Principal | None:
         """The production Authenticator: bearer token, or cookie plus CSRF header."""
+        session = await self.current(request)
+        if session is None:
+            return None
+        user = session.user
+        return Principal(
+            actor=user.public_id,
+            role=user.role,
+            purpose=DEFAULT_PURPOSE[user.role],
+            request_id=request.state.request_id,
+            ip=client_ip(request),
+            user_pk=user.id,
+            session_id=session.public_id,
+        )
+
+    async def current(self, request: Request) -> AuthSession | None:
+        """The request's live, non-idle session, checked against the network allowlists."""
         token = bearer_token(request)
         if token is None:
             token = request.cookies.get(COOKIE)
@@ -98,19 +114,9 @@ class Sessions:
         else:
             session = await self.find(token, SessionStage.ACTIVE)
         await self._check_idle(request, session)
-        user = session.user
-        ip = client_ip(request)
-        if not network_allowed(self.settings, user, ip):
+        if not network_allowed(self.settings, session.user, client_ip(request)):
             raise AuthRejected("network_not_allowed", status=403)
-        return Principal(
-            actor=user.public_id,
-            role=user.role,
-            purpose=DEFAULT_PURPOSE[user.role],
-            request_id=request.state.request_id,
-            ip=ip,
-            user_pk=user.id,
-            session_id=session.public_id,
-        )
+        return session
 
     async def _check_idle(self, request: Request, session: AuthSession) -> None:
         now = self.clock.now()

@@ -1,7 +1,7 @@
 """Failed-attempt throttling: back off after a few failures, then lock for a while.
 
-Keys are strings such as `user:<name>` whether or not that account exists, and the answer for a
-locked key is the same either way, so throttling never confirms a username.
+Keys are strings such as `user:<SHA-256 of the name>` whether or not that account exists, and
+the answer for a locked key is the same either way, so throttling never confirms a username.
 """
 
 from __future__ import annotations
