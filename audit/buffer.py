@@ -1,4 +1,9 @@
-"""Audit records of one request, collected in memory and written in one statement."""
+"""Audit records of one request, collected in memory and written in one statement.
+
+A request's PHI field accesses are grouped by (patient, decision): one record per group lists
+every field and path it covers, so nothing is lost while a page of patients costs a row per
+patient rather than a row per field.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +29,18 @@ class AuditBuffer:
             purpose=p.purpose.value,
             ip=p.ip,
         )
-        self._rows: list[Row] = []
+        self._groups: dict[tuple[str, Decision], list[tuple[str, str]]] = {}
 
     def phi_access(self, patient: str, field: str, path: str, decision: Decision) -> None:
-        self._rows.append((patient, field, path, decision.value))
+        group = self._groups.get((patient, decision))
+        if group is None:
+            group = self._groups[patient, decision] = []
+        group.append((field, path))
 
     async def flush(self) -> None:
         """Write everything collected so far, all or nothing. Raises if the write fails."""
-        rows, self._rows = self._rows, []
+        groups, self._groups = self._groups, {}
+        rows: list[Row] = [
+            (patient, decision.value, accessed) for (patient, decision), accessed in groups.items()
+        ]
         await write_records(self._shared, rows)

@@ -1,9 +1,9 @@
 """Writes a request's audit records as one statement, whatever their number.
 
 What all records of a request share (time, request, actor, role...) is bound once; the part
-that varies (patient, field, path, decision) travels as one array parameter that the database
-expands itself (`unnest` on PostgreSQL, `json_each` on SQLite): one round trip, one statement,
-all or nothing, and no per-record ORM objects on the hot path.
+that varies (patient, decision, the fields accessed) travels as one array parameter that the
+database expands itself (`unnest` on PostgreSQL, `json_each` on SQLite): one round trip, one
+statement, all or nothing, and no per-record ORM objects on the hot path.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from datetime import datetime
 from tortoise import connections
 
 SHARED = ("at", "request_id", "event", "actor", "role", "client", "purpose", "ip")
-VARYING = ("patient", "field", "path", "decision")
+VARYING = ("patient", "decision", "phi_fields")
 _COLUMNS = ", ".join(SHARED + VARYING)
 _SHARED_PG = ", ".join(f"${i}" + ("::timestamptz" if i == 1 else "") for i in range(1, 9))
 
 _POSTGRES = (
     f"INSERT INTO audit_event ({_COLUMNS}) SELECT {_SHARED_PG}, "  # noqa: S608 - constants only
-    "r.patient, r.field, r.path, r.decision "
-    "FROM unnest($9::text[], $10::text[], $11::text[], $12::text[]) "
-    "AS r(patient, field, path, decision)"
+    "r.patient, r.decision, r.phi_fields "
+    "FROM unnest($9::text[], $10::text[], $11::text[]) AS r(patient, decision, phi_fields)"
 )
+# json_extract of an array yields its JSON text: the field list is stored as JSON as it is.
 _SQLITE = (
     f"INSERT INTO audit_event ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, "  # noqa: S608
-    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)"
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') "
+    "FROM json_each(?)"
 )
 
 
@@ -47,8 +47,8 @@ class Shared:
     ip: str | None
 
 
-Row = tuple[str | None, str | None, str | None, str | None]
-"""patient, field, path, decision"""
+Row = tuple[str, str, Sequence[tuple[str, str]]]
+"""patient, decision, and the (field, path) pairs accessed"""
 
 
 async def write_records(shared: Shared, rows: Sequence[Row]) -> None:
@@ -56,8 +56,11 @@ async def write_records(shared: Shared, rows: Sequence[Row]) -> None:
         return
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        await connection.execute_query(_POSTGRES, [*astuple(shared), *columns])
+        patients, decisions, accessed = zip(*rows, strict=True)
+        encoded = [json.dumps(pairs, separators=(",", ":")) for pairs in accessed]
+        await connection.execute_query(
+            _POSTGRES, [*astuple(shared), list(patients), list(decisions), encoded]
+        )
     else:
         # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
         values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:]]

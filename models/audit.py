@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from tortoise import fields
 from tortoise.models import Model
 
 
 class AuditEvent(Model):
+    """One security event, or the PHI fields one request resolved on one patient with one
+    decision. Grouping a request's field accesses by (patient, decision) keeps every field on
+    record while writing a row per patient instead of a row per field (bench/README.md)."""
+
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField()
     request_id = fields.CharField(max_length=64)
@@ -17,10 +23,14 @@ class AuditEvent(Model):
     purpose = fields.CharField(max_length=20)
     ip = fields.CharField(max_length=64, null=True)
     patient = fields.CharField(max_length=40, null=True)
-    field = fields.CharField(max_length=120, null=True)
-    path = fields.CharField(max_length=400, null=True)
     decision = fields.CharField(max_length=20, null=True)
+    phi_fields = fields.TextField(null=True)
+    """JSON list of `[field, path]` pairs, e.g. `[["Patient.ssn", "patient.ssn"]]`."""
 
     class Meta:
         table = "audit_event"
         indexes = (("patient", "at"), ("actor", "at"))
+
+    def accessed(self) -> list[tuple[str, str]]:
+        """The `(field, path)` pairs this record covers, in the order they were resolved."""
+        return [(field, path) for field, path in json.loads(self.phi_fields or "[]")]

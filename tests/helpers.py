@@ -16,7 +16,7 @@ import httpx
 from starlette.requests import Request
 
 from api.auth import client_ip
-from models import User
+from models import AuditEvent, User
 from permissions.policy import DEFAULT_PURPOSE
 from permissions.principal import Mode, Principal
 
@@ -85,3 +85,13 @@ def totp_code(oathtool: str, secret: str, at: datetime) -> str:
 
 def secret_of(otpauth_uri: str) -> str:
     return parse_qs(urlparse(otpauth_uri).query)["secret"][0]
+
+
+async def audited_fields(request_id: str) -> list[tuple[str | None, str, str, str | None]]:
+    """Every PHI field access a request recorded: (patient, field, path, decision), in order."""
+    records = await AuditEvent.filter(request_id=request_id, event="PHI_ACCESS").order_by("id")
+    return [
+        (record.patient, field, path, record.decision)
+        for record in records
+        for field, path in record.accessed()
+    ]

@@ -6,7 +6,7 @@ import httpx
 from tortoise import connections
 
 from models import AuditEvent
-from tests.helpers import gql
+from tests.helpers import audited_fields, gql
 from tests.world import CLINICAL, OWN, World
 
 QUERY = """
@@ -33,15 +33,22 @@ async def test_audit_records_identify_request_actor_and_subject(
     client: httpx.AsyncClient, world: World
 ) -> None:
     response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="nurse")
-    records = await AuditEvent.filter(request_id=response.headers["x-request-id"]).order_by("id")
-    assert [(r.field, r.decision) for r in records] == [
+    request_id = response.headers["x-request-id"]
+    assert [(field, decision) for _, field, _, decision in await audited_fields(request_id)] == [
         ("Patient.givenName", "ALLOW"),
         ("Patient.familyName", "ALLOW"),
-        ("Patient.ssn", "MASK"),
-        ("Patient.birthDate", "MASK"),
         ("Patient.mrn", "ALLOW"),
         ("Diagnosis.code", "ALLOW"),
         ("Diagnosis.description", "ALLOW"),
+        ("Patient.ssn", "MASK"),
+        ("Patient.birthDate", "MASK"),
+    ]
+    # One record per (patient, decision), each listing its fields and their paths.
+    records = await AuditEvent.filter(request_id=request_id).order_by("id")
+    assert [(r.decision, len(r.accessed())) for r in records] == [("ALLOW", 5), ("MASK", 2)]
+    assert records[1].accessed() == [
+        ("Patient.ssn", "patient.ssn"),
+        ("Patient.birthDate", "patient.birthDate"),
     ]
     record = records[0]
     assert (record.event, record.role, record.purpose) == ("PHI_ACCESS", "nurse", "TREATMENT")

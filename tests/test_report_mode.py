@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from models import AuditEvent
-from tests.helpers import gql
+from tests.helpers import audited_fields, gql
 from tests.world import CLINICAL, World
 
 QUERY = """
@@ -43,8 +42,6 @@ async def test_report_mode_deidentifies_by_category(
         "observations": [{"value": CLINICAL["observation"]["value"]}],
         "notes": [{"text": None}],
     }
-    decisions = await AuditEvent.filter(request_id=response.headers["x-request-id"]).values_list(
-        "decision", flat=True
-    )
-    assert set(decisions) == {"DEIDENTIFY"}
-    assert len(decisions) == 14
+    records = await audited_fields(response.headers["x-request-id"])
+    assert {decision for *_, decision in records} == {"DEIDENTIFY"}
+    assert len(records) == 14
