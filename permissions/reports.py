@@ -26,14 +26,14 @@ class ReportRows(StrEnum):
     """Which patients a report covers."""
 
     ORGANIZATION = "all patients of the caller's organization"
-    ROW_ACCESS = "the role's own patients (its row access)"
+    ROW_ACCESS = "its row access (as identified)"
 
 
 class ReportCategories(StrEnum):
     """Which PHI categories a report shows, de-identified; the others are denied."""
 
     ALL = "every category"
-    WITHIN_POLICY = "the categories the role may read identified"
+    WITHIN_POLICY = "those its role policy shows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,6 @@ def report_policy_markdown() -> str:
             cells = ["no", "-", "-", "as its role policy"]
         else:
             other = "nothing (reports only)" if rule.reports_only else "as its role policy"
-            cells = ["yes", rule.rows.value, rule.categories.value + ", de-identified", other]
+            cells = ["yes", rule.rows.value, rule.categories.value, other]
         lines.append(f"| `{role.value}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -23,10 +23,11 @@ Key = tuple[str, ...]
 
 def _margin_groups(keys: Iterable[Key], width: int) -> list[list[Key]]:
     """For every proper subset of dimensions (the empty one being the grand total), the cells
-    grouped by their values on that subset."""
+    grouped by their values on that subset. Narrowest margins first: a cell withheld for one of
+    them often settles the wider ones too, so fewer cells are withheld in all."""
     keys = list(keys)
     groups: list[list[Key]] = []
-    for size in range(width):
+    for size in reversed(range(width)):
         for kept in combinations(range(width), size):
             grouped: dict[Key, list[Key]] = defaultdict(list)
             for key in keys:

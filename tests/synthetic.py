@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from api.auth.passwords import hash_password
 from crypto.keyring import Keyring
-from models import Diagnosis, Encounter, EncounterKind, Organization, Patient, User
+from models import ClinicalNote, Diagnosis, Encounter, EncounterKind, Organization, Patient, User
 from permissions.roles import Role
 from tests.world import PASSWORD
 
@@ -37,9 +37,10 @@ async def seed_patient(
     org: Organization,
     identity: dict[str, str],
     diagnoses: Sequence[tuple[str, str]] = (),
+    note: str | None = None,
 ) -> Patient:
-    """A patient with `identity` (Patient column -> value) and (code, recorded date) diagnoses,
-    each recorded at an encounter on the same date."""
+    """A patient with `identity` (Patient column -> value), (code, recorded date) diagnoses,
+    each recorded at an encounter on the same date, and a clinical note."""
     patient = Patient(organization=org)
     patient.seal_identity(keyring, **identity)
     await patient.save()
@@ -50,4 +51,8 @@ async def seed_patient(
         diagnosis = Diagnosis(patient=patient, encounter=encounter)
         diagnosis.seal(keyring, code=code, description=f"{code} text", recorded_date=recorded)
         await diagnosis.save()
+    if note is not None:
+        row = ClinicalNote(patient=patient)
+        row.seal(keyring, text=note, authored_date=identity["birth_date"])
+        await row.save()
     return patient
