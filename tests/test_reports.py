@@ -16,8 +16,17 @@ from tests.helpers import gql
 from tests.synthetic import organization_with_researcher, seed_patient, years_before
 from tests.world import World
 
-IDS = "{ report { %s } }"
-PAGE = "patients(first: %d%s) { totalCount edges { node { id diagnoses { id } } } pageInfo { hasNextPage endCursor } }"  # noqa: E501
+FIELDS = "totalCount edges { node { id diagnoses { id } } } pageInfo { hasNextPage endCursor }"
+PAGE = """
+query($first: Int!, $after: String) {
+  report { patients(first: $first, after: $after) { FIELDS } }
+}
+""".replace("FIELDS", FIELDS)
+TWICE = (
+    "{ report { a: patients(first: 10) { FIELDS } b: patients(first: 10) { FIELDS } } }".replace(
+        "FIELDS", FIELDS
+    )
+)
 AGGREGATE = """
 query($by: [ReportDimension!]!) {
   report { aggregate(by: $by) { cells { diagnosis ageBand zip3 year count } suppressed total } }
@@ -37,7 +46,7 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 async def test_who_may_run_reports(
     client: httpx.AsyncClient, world: World, user: str, allowed: bool
 ) -> None:
-    body = (await gql(client, IDS % (PAGE % (5, "")), as_user=user)).json()
+    body = (await gql(client, PAGE, {"first": 5}, as_user=user)).json()
     if allowed:
         assert body["data"]["report"]["patients"]["totalCount"] >= 1
         assert "errors" not in body
@@ -65,11 +74,10 @@ async def test_researchers_reach_nothing_but_reports(
 async def test_pseudonyms_join_within_a_report_only(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    twice = IDS % ("a: " + PAGE % (10, "") + " b: " + PAGE % (10, ""))
-    first = (await gql(client, twice, as_user="rae")).json()
+    first = (await gql(client, TWICE, as_user="rae")).json()
     report = first["data"]["report"]
     assert report["a"]["edges"] == report["b"]["edges"]  # rows join within one report
-    second = (await gql(client, twice, as_user="rae")).json()
+    second = (await gql(client, TWICE, as_user="rae")).json()
 
     def ids(body: dict[str, Any]) -> set[str]:
         edges = body["data"]["report"]["a"]["edges"]
@@ -83,12 +91,11 @@ async def test_pseudonyms_join_within_a_report_only(
 
 
 async def test_pages_continue_one_report(client: httpx.AsyncClient, world: World) -> None:
-    page_one = (await gql(client, IDS % (PAGE % (2, "")), as_user="rae")).json()
+    page_one = (await gql(client, PAGE, {"first": 2}, as_user="rae")).json()
     one = page_one["data"]["report"]["patients"]
     assert one["pageInfo"]["hasNextPage"] is True
     cursor = one["pageInfo"]["endCursor"]
-    after = ', after: "%s"' % cursor
-    page_two = (await gql(client, IDS % (PAGE % (2, after)), as_user="rae")).json()
+    page_two = (await gql(client, PAGE, {"first": 2, "after": cursor}, as_user="rae")).json()
     two = page_two["data"]["report"]["patients"]
     assert two["pageInfo"]["hasNextPage"] is False
     ids = [edge["node"]["id"] for edge in one["edges"] + two["edges"]]
@@ -98,7 +105,7 @@ async def test_pages_continue_one_report(client: httpx.AsyncClient, world: World
 
     # A cursor is bound to its principal, and anything else is refused, never a 500.
     for user, bad in [("desk", cursor), ("rae", "garbage"), ("rae", cursor[:-8] + "AAAAAAAA")]:
-        response = await gql(client, IDS % (PAGE % (2, ', after: "%s"' % bad)), as_user=user)
+        response = await gql(client, PAGE, {"first": 2, "after": bad}, as_user=user)
         assert error_codes(response.json()) == ["BAD_USER_INPUT"]
 
 
