@@ -110,7 +110,7 @@ def _date_today(value: str) -> str | None:
     return deidentify_date(value, report_date())
 
 
-_KEPT: Mapping[Category, Callable[[str], str | None]] = {
+_SHOWN: Mapping[Category, Callable[[str], str | None]] = {
     Category.DIAGNOSIS: _keep,
     Category.LAB: _keep,
     Category.DATE: _date_today,
@@ -118,5 +118,5 @@ _KEPT: Mapping[Category, Callable[[str], str | None]] = {
 }
 
 SAFE_HARBOR: Mapping[Category, Callable[[str], str | None]] = MappingProxyType(
-    {category: _KEPT.get(category, _removed) for category in Category}
+    {category: _SHOWN.get(category, _removed) for category in Category}
 )
