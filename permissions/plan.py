@@ -12,7 +12,8 @@ from types import MappingProxyType
 from permissions.deidentify import SAFE_HARBOR
 from permissions.masks import MASKS
 from permissions.policy import POLICY
-from permissions.principal import Mode, Principal
+from permissions.principal import Principal
+from permissions.reports import report_decision
 from permissions.roles import Category, Decision, Role
 from permissions.rows import Subject
 
@@ -41,8 +42,8 @@ class FieldPlan:
         return cls(category, MappingProxyType(decisions), masker, SAFE_HARBOR[category])
 
     def decide(self, principal: Principal, subject: Subject) -> Decision:
-        if principal.mode is Mode.REPORT:
-            return Decision.DEIDENTIFY
+        if subject.report is not None:
+            return report_decision(principal, self.decisions[principal.role])
         if subject.categories is not None and self.category not in subject.categories:
             return Decision.DENY
         return self.decisions[principal.role]

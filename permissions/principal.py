@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from permissions.roles import Purpose, Role
-
-
-class Mode(StrEnum):
-    IDENTIFIED = "identified"
-    REPORT = "report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +19,3 @@ class Principal:
     """Database key of the user, for row-access queries. Never serialised."""
     session_id: str | None = None
     client: str | None = None
-    mode: Mode = Mode.IDENTIFIED

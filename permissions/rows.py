@@ -16,6 +16,8 @@ from tortoise.queryset import QuerySet
 from models import CareTeamAssignment, Encounter, Patient, ProxyGrant
 from permissions.policy import PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
+from permissions.pseudonyms import ReportScope
+from permissions.reports import reports_only
 from permissions.roles import Category, ProxyScope
 
 
@@ -26,6 +28,12 @@ class Subject:
     patient_id: str
     categories: frozenset[Category] | None = None
     """None: no limit beyond the role policy. A proxy grant limits to its scope."""
+    report: ReportScope | None = None
+    """Set when read through a report: every field is de-identified, ids are pseudonyms."""
+
+    def reference(self, public_id: str) -> str:
+        """The id to show for a record of this subject: its pseudonym in a report."""
+        return public_id if self.report is None else self.report.pseudonym(public_id)
 
 
 class RowAccess:
@@ -36,6 +44,13 @@ class RowAccess:
         self._proxy: dict[int, frozenset[Category]] | None = None
 
     async def patients(self) -> QuerySet[Patient]:
+        if reports_only(self.principal):
+            # Researchers and report-scoped clients: their data comes through `report` only.
+            return Patient.filter(id__in=[])
+        return await self.role_scope()
+
+    async def role_scope(self) -> QuerySet[Patient]:
+        """The patients of the role's row scope (what staff reports cover, too)."""
         scope = ROW_SCOPE[self.principal.role]
         user_pk = self.principal.user_pk
         if scope is RowScope.ALL:

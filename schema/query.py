@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from resolvers import patients as patient_resolvers
 from schema import types
+from schema.report import Report, open_report
 
 
 @strawberry.type
@@ -30,3 +31,9 @@ class Query:
         mrn: str | None = None,
     ) -> types.PatientConnection:
         return await patient_resolvers.patients(info.context, first, after, mrn)
+
+    @strawberry.field(
+        description="De-identified reports. FORBIDDEN for roles that may not run reports."
+    )
+    def report(self, info: Info[Any, None]) -> Report | None:
+        return open_report(info.context)

@@ -109,7 +109,11 @@ class Patient(Node):
 
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)
-        return [node(id=r.public_id, row=r, subject=self.subject) for r in rows]
+        subject = self.subject
+        return [
+            node(id=strawberry.ID(subject.reference(r.public_id)), row=r, subject=subject)
+            for r in rows
+        ]
 
 
 @strawberry.type

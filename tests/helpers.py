@@ -18,10 +18,9 @@ from starlette.requests import Request
 from api.auth import client_ip
 from models import AuditEvent, User
 from permissions.policy import DEFAULT_PURPOSE
-from permissions.principal import Mode, Principal
+from permissions.principal import Principal
 
 AS_USER = "x-test-as"
-MODE = "x-test-mode"
 
 
 class TestAuthenticator:
@@ -37,7 +36,6 @@ class TestAuthenticator:
             request_id=request.state.request_id,
             ip=client_ip(request),
             user_pk=user.id,
-            mode=Mode(request.headers.get(MODE, Mode.IDENTIFIED.value)),
         )
 
 
@@ -47,13 +45,10 @@ async def gql(
     variables: dict[str, Any] | None = None,
     *,
     as_user: str | None = None,
-    mode: str | None = None,
 ) -> httpx.Response:
     headers = {}
     if as_user is not None:
         headers[AS_USER] = as_user
-    if mode is not None:
-        headers[MODE] = mode
     return await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )

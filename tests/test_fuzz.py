@@ -33,7 +33,8 @@ def values(patient: dict[str, str], *exclude: str) -> set[str]:
 
 
 # What each role must never receive. Values shared with a patient the role may see (the
-# family's common surname and address) are subtracted below.
+# family's common surname and address) are subtracted below. Staff reports show only what the
+# role reads identified, de-identified, so the same sets hold for them.
 EVERYTHING = values(OWN) | values(OTHER) | values(CHILD) | CLINICAL_VALUES
 NEVER: dict[str, tuple[set[str], set[str]]] = {
     # role: (must not see, may see)
@@ -57,7 +58,9 @@ NEVER: dict[str, tuple[set[str], set[str]]] = {
         values(OWN) | values(OTHER) | {CHILD["ssn"]} | CLINICAL_VALUES,
         values(CHILD, "ssn"),
     ),
-    "rae": (EVERYTHING, set()),
+    # A researcher reads through `report` only: Safe Harbor keeps clinical codes and values
+    # (free-text notes are removed), never an identifier or a full date or ZIP.
+    "rae": (EVERYTHING, CLINICAL_VALUES - {CLINICAL["note"]["text"]}),
     "auditor": (EVERYTHING, set()),
     "admin": (EVERYTHING, set()),
 }
