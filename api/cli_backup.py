@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 from pathlib import Path
-
-import asyncpg
-from tortoise.exceptions import BaseORMException
 
 from api.keys import key_provider
 from api.settings import Settings
@@ -17,12 +13,11 @@ from crypto.errors import CryptoError
 from ops.archive import ArchiveError
 from ops.audit import operation_id
 from ops.backup import BackupError, create_backup, restore_backup, verify_backup
+from ops.errors import DATABASE_ERRORS
 from ops.pg import ToolError
 
 # Refusals with their own fixed, data-free message.
 _EXPECTED = (ArchiveError, BackupError, ToolError)
-# Anything the databases raise: reported by type only (driver messages can quote values).
-_DATABASE = (BaseORMException, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,7 +67,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"phigate: backup {command}: {args.file} not found", file=sys.stderr)
         return 1
-    except _DATABASE as exc:
-        print(f"phigate: backup {command}: database error ({type(exc).__name__})", file=sys.stderr)
+    except DATABASE_ERRORS as exc:
+        print(
+            f"phigate: backup {command}: database or file error ({type(exc).__name__})",
+            file=sys.stderr,
+        )
         return 1
     return 0

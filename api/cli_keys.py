@@ -17,6 +17,7 @@ from crypto.errors import CryptoError
 from crypto.keystore import load_keyring
 from crypto.provider import KeyProvider
 from ops.audit import operation_id
+from ops.errors import DATABASE_ERRORS
 from ops.key_status import key_status
 from ops.progress import Progress
 from ops.rotation import count_stale, primary_key, reencrypt, rotate, wait_for_workers
@@ -81,6 +82,9 @@ async def _connected(settings: Settings, provider: KeyProvider, args: argparse.N
         return await _rotate(settings, provider, args)
     except CryptoError:
         print("phigate: the data keys cannot be unwrapped (wrong master key?)", file=sys.stderr)
+        return 1
+    except DATABASE_ERRORS as exc:
+        print(f"phigate: keys: database or file error ({type(exc).__name__})", file=sys.stderr)
         return 1
     finally:
         await db.disconnect()

@@ -93,11 +93,7 @@ async def _audited(settings: Settings, event: OpsEvent, detail: str, operation: 
 async def create_backup(
     settings: Settings, provider: KeyProvider, output: Path, operation: str
 ) -> Summary:
-    if output.exists():
-        raise FileExistsError(output)
-    partial = output.with_name(output.name + ".partial")
-    # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd, partial = _new_archive(output)
     try:
         with os.fdopen(fd, "wb") as out:
             writer = await _start_archive(settings, provider, out, operation)
@@ -113,6 +109,15 @@ async def create_backup(
         partial.unlink(missing_ok=True)
         raise
     return Summary.of(writer.header, tables)
+
+
+def _new_archive(output: Path) -> tuple[int, Path]:
+    """Open `<output>.partial` for writing; refuse early if the archive already exists."""
+    if output.exists():
+        raise FileExistsError(output)
+    partial = output.with_name(output.name + ".partial")
+    # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
+    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), partial
 
 
 async def _start_archive(
