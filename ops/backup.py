@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 import asyncpg
 
@@ -121,7 +121,7 @@ def _new_archive(output: Path) -> tuple[int, Path]:
 
 
 async def _start_archive(
-    settings: Settings, provider: KeyProvider, out: Any, operation: str
+    settings: Settings, provider: KeyProvider, out: BinaryIO, operation: str
 ) -> ArchiveWriter:
     """Prove the master key, write the header, and audit the backup before taking it."""
     await db.connect(settings.database_url)
