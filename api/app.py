@@ -24,6 +24,7 @@ from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
+from api.key_refresh import refreshing
 from api.keys import key_provider
 from api.settings import Settings
 from api.transport import TransportGuard
@@ -62,7 +63,8 @@ def create_app(
         await db.connect(settings.database_url)
         try:
             app.state.keyring = await load_keyring(provider)
-            yield
+            async with refreshing(app.state.keyring, provider, settings.keyring_refresh):
+                yield
         finally:
             await db.disconnect()
 

@@ -57,6 +57,10 @@ class Settings:
     lockout_duration: timedelta = timedelta(minutes=15)
     limits: Limits = DEFAULT_LIMITS
     max_body_bytes: int = 64 * 1024
+    keyring_refresh: timedelta = timedelta(seconds=5)
+    """How often a running worker looks for data key versions created by a rotation."""
+    pg_bin: Path | None = None
+    """Where pg_dump and pg_restore live, if not on PATH or in Debian's usual folders."""
 
     @property
     def production(self) -> bool:
@@ -112,6 +116,8 @@ class Settings:
                 ),
             ),
             max_body_bytes=_int(env, "PHIGATE_MAX_BODY_BYTES", 64 * 1024),
+            keyring_refresh=timedelta(seconds=_int(env, "PHIGATE_KEYRING_REFRESH_SECONDS", 5)),
+            pg_bin=Path(env["PHIGATE_PG_BIN"]) if env.get("PHIGATE_PG_BIN") else None,
         )
 
 

@@ -30,6 +30,16 @@ class AuthEvent(StrEnum):
     SESSION_UNLOCKED = "SESSION_UNLOCKED"
 
 
+class OpsEvent(StrEnum):
+    """Key and backup operations run from the `phigate` command line."""
+
+    KEY_ROTATED = "KEY_ROTATED"
+    KEY_REENCRYPTED = "KEY_REENCRYPTED"
+    BACKUP_CREATED = "BACKUP_CREATED"
+    BACKUP_VERIFIED = "BACKUP_VERIFIED"
+    BACKUP_RESTORED = "BACKUP_RESTORED"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who an event is about. Unknown usernames are not recorded: they may be mistyped secrets."""
@@ -39,14 +49,23 @@ class Actor:
 
 
 async def record_event(
-    event: AuthEvent, actor: Actor, *, at: datetime, request_id: str, ip: str | None
+    event: AuthEvent | OpsEvent,
+    actor: Actor,
+    *,
+    at: datetime,
+    request_id: str,
+    ip: str | None,
+    purpose: Purpose = Purpose.SECURITY,
+    detail: str | None = None,
 ) -> None:
+    """`detail`: what an operation did (key version, counts, archive id), never a secret."""
     await AuditEvent.create(
         at=at,
         request_id=request_id,
         event=event.value,
         actor=actor.public_id,
         role=actor.role,
-        purpose=Purpose.SECURITY.value,
+        purpose=purpose.value,
         ip=ip,
+        path=detail,
     )

@@ -23,6 +23,9 @@ _FORMAT = 1
 _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
 _PREFIX = _HEADER.size + _NONCE_BYTES
+VERSION_OFFSET = 1
+"""Where the key version starts in a blob: stored SQL can select rows by version."""
+VERSION_BYTES = 4
 
 
 class Keyring:
@@ -34,6 +37,34 @@ class Keyring:
         self._index_key = index_key
         self._column_index_keys: dict[str, bytes] = {}
 
+    @property
+    def primary(self) -> int:
+        """The data key version new values are sealed with."""
+        return self._primary
+
+    @property
+    def versions(self) -> frozenset[int]:
+        return frozenset(self._aeads)
+
+    def learn(self, data_keys: Mapping[int, bytes]) -> None:
+        """Add data key versions created since this keyring was loaded (a rotation elsewhere);
+        the newest becomes primary. Running requests see the change at once: the keyring is
+        shared, and each attribute is replaced in one step."""
+        if not data_keys:
+            return
+        self._aeads = {**self._aeads, **{v: AESGCM(k) for v, k in data_keys.items()}}
+        self._primary = max(self._aeads)
+
+    @staticmethod
+    def version_of(blob: bytes) -> int:
+        """The data key version a stored blob was sealed with (no key needed)."""
+        if len(blob) < _PREFIX:
+            raise SealBroken()
+        fmt, version = _HEADER.unpack_from(blob)
+        if fmt != _FORMAT:
+            raise SealBroken()
+        return int(version)
+
     def seal(self, plaintext: str, binding: str) -> Sealed:
         version = self._primary
         nonce = os.urandom(_NONCE_BYTES)
@@ -42,11 +73,7 @@ class Keyring:
 
     def open(self, sealed: Sealed) -> str:
         blob = sealed.blob
-        if len(blob) < _PREFIX:
-            raise SealBroken()
-        fmt, version = _HEADER.unpack_from(blob)
-        if fmt != _FORMAT:
-            raise SealBroken()
+        version = self.version_of(blob)
         aead = self._aeads.get(version)
         if aead is None:
             raise KeyUnavailable()
@@ -69,3 +96,8 @@ class Keyring:
 
 def _aad(binding: str, version: int) -> bytes:
     return f"{binding}|{version}".encode()
+
+
+def version_bytes(version: int) -> bytes:
+    """A key version as stored in a blob (bytes VERSION_OFFSET .. +VERSION_BYTES)."""
+    return struct.pack(">I", version)

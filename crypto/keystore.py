@@ -35,15 +35,53 @@ async def _create_initial_keys(provider: KeyProvider) -> None:
         pass
 
 
+async def _unwrap_all(
+    provider: KeyProvider, rows: list[DataKey]
+) -> tuple[dict[int, bytes], dict[int, bytes]]:
+    data: dict[int, bytes] = {}
+    index: dict[int, bytes] = {}
+    for row in rows:
+        key = provider.unwrap(row.wrapped, _context(row.purpose, row.version))
+        (data if row.purpose is KeyPurpose.DATA else index)[row.version] = key
+    return data, index
+
+
 async def load_keyring(provider: KeyProvider) -> Keyring:
     """Unwrap every data key, creating the first versions on a new database."""
     rows = await DataKey.all()
     if not rows:
         await _create_initial_keys(provider)
         rows = await DataKey.all()
-    data: dict[int, bytes] = {}
-    index: dict[int, bytes] = {}
-    for row in rows:
-        key = provider.unwrap(row.wrapped, _context(row.purpose, row.version))
-        (data if row.purpose is KeyPurpose.DATA else index)[row.version] = key
+    data, index = await _unwrap_all(provider, rows)
     return Keyring(data, primary=max(data), index_key=index[max(index)])
+
+
+async def refresh_keyring(keyring: Keyring, provider: KeyProvider) -> None:
+    """Teach a running keyring the data key versions created since it was loaded.
+
+    One indexed query on a tiny table; only new versions are fetched and unwrapped.
+    """
+    known = await DataKey.filter(purpose=KeyPurpose.DATA).values_list("version", flat=True)
+    new = set(known) - keyring.versions
+    if new:
+        rows = await DataKey.filter(purpose=KeyPurpose.DATA, version__in=sorted(new))
+        data, _ = await _unwrap_all(provider, rows)
+        keyring.learn(data)
+
+
+async def create_data_key(provider: KeyProvider) -> DataKey:
+    """Insert the next DATA key version (wrapped). Call inside a transaction.
+
+    Two concurrent rotations compute the same version: the unique (purpose, version) constraint
+    lets one win and the other fail with IntegrityError.
+    """
+    latest = await DataKey.filter(purpose=KeyPurpose.DATA).order_by("-version").first()
+    version = (latest.version if latest else 0) + 1
+    return await DataKey.create(
+        purpose=KeyPurpose.DATA,
+        version=version,
+        provider=provider.name,
+        wrapped=provider.wrap(
+            secrets.token_bytes(DATA_KEY_BYTES), _context(KeyPurpose.DATA, version)
+        ),
+    )

@@ -1,0 +1,76 @@
+"""`phigate backup create | verify | restore`: encrypted, integrity-checked database archives."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from api.keys import key_provider
+from api.settings import Settings
+from crypto.errors import CryptoError
+from ops.archive import ArchiveError
+from ops.audit import operation_id
+from ops.backup import BackupError, create_backup, restore_backup, verify_backup
+from ops.errors import DATABASE_ERRORS
+from ops.pg import ToolError
+
+# Refusals with their own fixed, data-free message.
+_EXPECTED = (ArchiveError, BackupError, ToolError)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = subparsers.add_parser("backup", help="encrypted database backups")
+    sub = backup.add_subparsers(dest="backup_command", required=True)
+    create = sub.add_parser("create", help="write an encrypted archive of the database")
+    create.add_argument("file", type=Path, help="archive to write (must not exist)")
+    verify = sub.add_parser(
+        "verify", help="restore an archive into a scratch database and compare it"
+    )
+    verify.add_argument("file", type=Path)
+    restore = sub.add_parser("restore", help="restore an archive into the configured database")
+    restore.add_argument("file", type=Path)
+    restore.add_argument(
+        "--force", action="store_true", help="replace a database that already holds data"
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    provider = key_provider(settings)
+    operation = operation_id()
+    command = args.backup_command
+    try:
+        if command == "create":
+            summary = asyncio.run(create_backup(settings, provider, args.file, operation))
+            print(f"{summary.describe()} -> {args.file}")
+        elif command == "verify":
+            summary = asyncio.run(verify_backup(settings, provider, args.file, operation))
+            print(f"{summary.describe()}: verified, every table matches its manifest")
+        else:
+            summary = asyncio.run(
+                restore_backup(settings, provider, args.file, operation, args.force)
+            )
+            print(f"{summary.describe()}: restored; run `phigate migrate` before serving")
+    except _EXPECTED as exc:
+        print(f"phigate: backup {command}: {exc}", file=sys.stderr)
+        return 1
+    except CryptoError:
+        print(
+            f"phigate: backup {command}: the data keys cannot be unwrapped (wrong master key?)",
+            file=sys.stderr,
+        )
+        return 1
+    except FileExistsError:
+        print(f"phigate: backup {command}: {args.file} already exists", file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"phigate: backup {command}: {args.file} not found", file=sys.stderr)
+        return 1
+    except DATABASE_ERRORS as exc:
+        print(
+            f"phigate: backup {command}: database or file error ({type(exc).__name__})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Operations run from the `phigate` command line: key rotation and encrypted backups."""

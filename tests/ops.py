@@ -1,0 +1,48 @@
+"""Running `phigate` as its own process against a test database, from async tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def cli_env(settings: Settings, master_key: str | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PHIGATE_ENV": "production",
+        "PHIGATE_DATABASE_URL": settings.database_url,
+        "PHIGATE_MASTER_KEY": master_key or settings.master_key or "",
+        "PHIGATE_DATA_DIR": str(settings.data_dir),
+    }
+
+
+async def phigate(settings: Settings, *args: str, master_key: str | None = None) -> Run:
+    """The event loop keeps serving the in-process app while the command runs."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        *args,
+        env=cli_env(settings, master_key),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=180)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
