@@ -67,5 +67,5 @@ async def record_event(
         role=actor.role,
         purpose=purpose.value,
         ip=ip,
-        path=detail,
+        detail=detail,
     )

@@ -24,6 +24,8 @@ class AuditEvent(Model):
     ip = fields.CharField(max_length=64, null=True)
     patient = fields.CharField(max_length=40, null=True)
     decision = fields.CharField(max_length=20, null=True)
+    detail = fields.CharField(max_length=400, null=True)
+    """What an operation did (key version, counts, archive id); never PHI or a secret."""
     phi_fields = fields.TextField(null=True)
     """JSON list of `[field, path]` pairs, e.g. `[["Patient.ssn", "patient.ssn"]]`."""
 

@@ -80,7 +80,7 @@ async def _serves_world(settings: Settings, world: World) -> None:
             OWN["given_name"], OWN["ssn"], OWN["zip"],
         )  # fmt: skip
         assert patient["diagnoses"][0]["code"] == CLINICAL["diagnosis"]["code"]
-        restored = await AuditEvent.filter(event="BACKUP_RESTORED").values_list("path", flat=True)
+        restored = await AuditEvent.filter(event="BACKUP_RESTORED").values_list("detail", flat=True)
         assert len(restored) == 1
 
 
@@ -113,8 +113,8 @@ async def test_backup_verifies_and_restores_into_a_fresh_database(
         events = await AuditEvent.filter(event__startswith="BACKUP_").order_by("id")
         assert [e.event for e in events] == ["BACKUP_CREATED", "BACKUP_VERIFIED"]
         assert {(e.role, e.purpose) for e in events} == {("admin", "OPERATIONS")}
-        assert events[1].path is not None
-        assert events[1].path.endswith("rows")
+        assert events[1].detail is not None
+        assert events[1].detail.endswith("rows")
 
 
 async def test_decrypted_sqlite_dump_holds_ciphertext_only(

@@ -111,8 +111,8 @@ async def test_rotate_is_resumable_and_audited(
     assert {(e.role, e.purpose) for e in events} == {("admin", "SECURITY")}
     assert events[0].actor.startswith("cli:")
     assert events[0].request_id == events[1].request_id != events[2].request_id
-    assert events[2].path is not None
-    assert "0 remaining" in events[2].path
+    assert events[2].detail is not None
+    assert "0 remaining" in events[2].detail
 
     # The running app learnt v2 by itself and opens every value, old rows and new.
     keyring: Keyring = fast_app.state.keyring
