@@ -30,6 +30,21 @@ class AuthEvent(StrEnum):
     SESSION_UNLOCKED = "SESSION_UNLOCKED"
 
 
+class OAuthEvent(StrEnum):
+    """Partner access (OAuth2). The actor is the client's public id (or the user it acts for)."""
+
+    TOKEN_GRANTED = "TOKEN_GRANTED"  # noqa: S105 (an event name)
+    TOKEN_REFUSED = "TOKEN_REFUSED"  # noqa: S105 (an event name)
+    TOKEN_INTROSPECTED = "TOKEN_INTROSPECTED"  # noqa: S105 (an event name)
+    TOKEN_REVOKED = "TOKEN_REVOKED"  # noqa: S105 (an event name)
+    REFRESH_REUSE_DETECTED = "REFRESH_REUSE_DETECTED"
+    CODE_REUSE_DETECTED = "CODE_REUSE_DETECTED"
+    CONSENT_GRANTED = "CONSENT_GRANTED"
+    CONSENT_DENIED = "CONSENT_DENIED"
+    CLIENT_CREATED = "CLIENT_CREATED"
+    CLIENT_REVOKED = "CLIENT_REVOKED"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who an event is about. Unknown usernames are not recorded: they may be mistyped secrets."""
@@ -39,7 +54,13 @@ class Actor:
 
 
 async def record_event(
-    event: AuthEvent, actor: Actor, *, at: datetime, request_id: str, ip: str | None
+    event: AuthEvent | OAuthEvent,
+    actor: Actor,
+    *,
+    at: datetime,
+    request_id: str,
+    ip: str | None,
+    client: str | None = None,
 ) -> None:
     await AuditEvent.create(
         at=at,
@@ -49,4 +70,5 @@ async def record_event(
         role=actor.role,
         purpose=Purpose.SECURITY.value,
         ip=ip,
+        client=client,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from permissions.policy import RowScope
 from permissions.roles import Purpose, Role
 
 
@@ -26,3 +27,9 @@ class Principal:
     session_id: str | None = None
     client: str | None = None
     mode: Mode = Mode.IDENTIFIED
+    scopes: frozenset[str] | None = None
+    """OAuth2 scopes granted to the token; None when the request is not an OAuth2 token."""
+    row_scope: RowScope | None = None
+    """Overrides the role's row scope: a client_credentials client sees its organization."""
+    organization_pk: int | None = None
+    """Database key of the organization for `RowScope.ORGANIZATION`. Never serialised."""

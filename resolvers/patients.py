@@ -14,6 +14,7 @@ from models.base import PublicModel
 from permissions.policy import POLICY
 from permissions.principal import Mode
 from permissions.roles import Category, Decision
+from permissions.scopes import category_in_scope
 from schema import types
 from schema.context import RequestContext
 from schema.errors import BadInput, Forbidden, NotFound
@@ -86,6 +87,7 @@ async def patients(
         if (
             principal.mode is not Mode.IDENTIFIED
             or POLICY[principal.role][Category.MRN] is not Decision.ALLOW
+            or not category_in_scope(principal.scopes, Category.MRN)
         ):
             raise Forbidden("Not permitted to search by this field")
         visible = visible.filter(mrn_index=blind_index(ctx.phi.keyring, IndexKind.MRN, mrn))
