@@ -202,7 +202,9 @@ class OAuthRoutes:
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
                 "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
                 "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+                "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
                 "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+                "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
                 "access_token_signing_alg_values_supported": [ALG],
             }
         )
