@@ -29,7 +29,7 @@ from joserfc.jwk import Key
 
 from api.auth.tokens import new_token
 from api.oauth.bridge import wait
-from api.oauth.store import Client, Code, Issued, OAuthStore, Origin, Refresh
+from api.oauth.store import ASSERTION_LEEWAY, Client, Code, Issued, OAuthStore, Origin, Refresh
 from api.oauth.tokens import AccessTokens
 from models import ClientAuthMethod, User
 from permissions.scopes import ALL_SCOPES
@@ -221,7 +221,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
     CLIENT_AUTH_METHOD = ClientAuthMethod.PRIVATE_KEY_JWT.value
 
     def __init__(self, store: OAuthStore, issuer: str) -> None:
-        super().__init__(leeway=30)
+        super().__init__(leeway=int(ASSERTION_LEEWAY.total_seconds()))
         self.store = store
         self.issuer = issuer
 
@@ -233,7 +233,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def resolve_client_public_key(self, client: Client) -> dict[str, Any]:
         if client.row.public_jwk is None:
-            raise InvalidRequestError("client has no public key")
+            raise InvalidClientError(description="client has no public key")
         key: dict[str, Any] = json.loads(client.row.public_jwk)
         return key
 

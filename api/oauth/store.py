@@ -35,6 +35,8 @@ from models import (
 )
 
 CODE_LIFETIME = timedelta(minutes=1)
+ASSERTION_LEEWAY = timedelta(seconds=30)
+"""Clock skew allowed on client assertions' exp."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,12 +233,15 @@ class OAuthStore:
         client = await self.client(client_id)
         if client is None or not isinstance(expires, int | float) or len(jti) > 200:
             return False
+        expires_at = datetime.fromtimestamp(expires, UTC)
         try:
-            await ClientAssertion.create(
-                client_id=client.row.id, jti=jti, expires_at=datetime.fromtimestamp(expires, UTC)
-            )
+            await ClientAssertion.create(client_id=client.row.id, jti=jti, expires_at=expires_at)
         except IntegrityError:
             return False
+        # An expired assertion is refused by its exp claim: its jti need not be kept.
+        await ClientAssertion.filter(
+            client_id=client.row.id, expires_at__lt=self.clock.now() - ASSERTION_LEEWAY
+        ).delete()
         return True
 
     async def save_token(
