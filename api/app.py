@@ -26,6 +26,9 @@ from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
 from api.key_refresh import refreshing
 from api.keys import key_provider
+from api.oauth.bearer import TokenOrSession
+from api.oauth.routes import OAuthRoutes
+from api.oauth.service import OAuth
 from api.settings import Settings
 from api.transport import TransportGuard
 from crypto.keystore import load_keyring
@@ -53,10 +56,12 @@ def create_app(
     authenticate: Authenticator | None = None,
     clock: Clock | None = None,
 ) -> Starlette:
-    """`authenticate` defaults to server-side sessions; tests may pass their own."""
+    """`authenticate` defaults to OAuth2 access tokens or server-side sessions; tests may pass
+    their own."""
     provider = key_provider(settings)
     clock = clock or SystemClock()
     sessions = Sessions(settings, clock)
+    oauth = OAuth(settings, clock, provider)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,12 +74,15 @@ def create_app(
             await db.disconnect()
 
     schema = build_schema(settings.limits, production=settings.production)
-    graphql = GraphQLEndpoint(schema, authenticate or sessions, ide=not settings.production)
+    graphql = GraphQLEndpoint(
+        schema, authenticate or TokenOrSession(oauth, sessions), ide=not settings.production
+    )
     return Starlette(
         routes=[
             Route("/healthz", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *AuthRoutes(settings, clock, sessions).routes(),
+            *OAuthRoutes(oauth, sessions).routes(),
         ],
         middleware=[
             Middleware(RequestIdAndHeaders),

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from api import cli_backup, cli_keys, db
+from api import cli_backup, cli_clients, cli_keys, db
 from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--markdown", action="store_true", help="Markdown (the README's table)")
     cli_keys.add_parser(sub)
     cli_backup.add_parser(sub)
+    cli_clients.add_parser(sub)
     return parser
 
 
@@ -128,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_keys.run(settings, args)
         elif args.command == "backup":
             return cli_backup.run(settings, args)
+        elif args.command == "clients":
+            return cli_clients.run(settings, args)
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2

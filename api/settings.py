@@ -61,6 +61,11 @@ class Settings:
     """How often a running worker looks for data key versions created by a rotation."""
     pg_bin: Path | None = None
     """Where pg_dump and pg_restore live, if not on PATH or in Debian's usual folders."""
+    oauth_issuer: str = "https://127.0.0.1:8443"
+    """OAuth2 issuer: the public HTTPS base URL partners reach phigate at (no trailing slash)."""
+    access_token_lifetime: timedelta = timedelta(minutes=10)
+    refresh_token_lifetime: timedelta = timedelta(hours=8)
+    """Absolute lifetime of a refresh token family: rotation never extends it."""
 
     @property
     def production(self) -> bool:
@@ -89,14 +94,18 @@ class Settings:
         cert, key = env.get("PHIGATE_TLS_CERT"), env.get("PHIGATE_TLS_KEY")
         if bool(cert) != bool(key):
             raise ConfigError("PHIGATE_TLS_CERT and PHIGATE_TLS_KEY go together")
+        host, port = env.get("PHIGATE_HOST", "127.0.0.1"), _int(env, "PHIGATE_PORT", 8443)
+        issuer = env.get("PHIGATE_OAUTH_ISSUER") or f"https://{host}:{port}"
+        if not issuer.startswith("https://"):
+            raise ConfigError("PHIGATE_OAUTH_ISSUER must be an https:// URL")
         return cls(
             environment=environment,
             data_dir=data_dir,
             database_url=env.get("PHIGATE_DATABASE_URL")
             or f"sqlite://{data_dir / 'phigate.sqlite3'}",
             master_key=master_key,
-            host=env.get("PHIGATE_HOST", "127.0.0.1"),
-            port=_int(env, "PHIGATE_PORT", 8443),
+            host=host,
+            port=port,
             transport=transport,
             tls_cert=Path(cert) if cert else None,
             tls_key=Path(key) if key else None,
@@ -118,6 +127,13 @@ class Settings:
             max_body_bytes=_int(env, "PHIGATE_MAX_BODY_BYTES", 64 * 1024),
             keyring_refresh=timedelta(seconds=_int(env, "PHIGATE_KEYRING_REFRESH_SECONDS", 5)),
             pg_bin=Path(env["PHIGATE_PG_BIN"]) if env.get("PHIGATE_PG_BIN") else None,
+            oauth_issuer=issuer.rstrip("/"),
+            access_token_lifetime=timedelta(
+                seconds=_int(env, "PHIGATE_ACCESS_TOKEN_LIFETIME", 600)
+            ),
+            refresh_token_lifetime=timedelta(
+                seconds=_int(env, "PHIGATE_REFRESH_TOKEN_LIFETIME", 28800)
+            ),
         )
 
 

@@ -40,6 +40,21 @@ class OpsEvent(StrEnum):
     BACKUP_RESTORED = "BACKUP_RESTORED"
 
 
+class OAuthEvent(StrEnum):
+    """Partner access (OAuth2). The actor is the client's public id (or the user it acts for)."""
+
+    TOKEN_GRANTED = "TOKEN_GRANTED"  # noqa: S105 (an event name)
+    TOKEN_REFUSED = "TOKEN_REFUSED"  # noqa: S105 (an event name)
+    TOKEN_INTROSPECTED = "TOKEN_INTROSPECTED"  # noqa: S105 (an event name)
+    TOKEN_REVOKED = "TOKEN_REVOKED"  # noqa: S105 (an event name)
+    REFRESH_REUSE_DETECTED = "REFRESH_REUSE_DETECTED"
+    CODE_REUSE_DETECTED = "CODE_REUSE_DETECTED"
+    CONSENT_GRANTED = "CONSENT_GRANTED"
+    CONSENT_DENIED = "CONSENT_DENIED"
+    CLIENT_CREATED = "CLIENT_CREATED"
+    CLIENT_REVOKED = "CLIENT_REVOKED"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who an event is about. Unknown usernames are not recorded: they may be mistyped secrets."""
@@ -49,7 +64,7 @@ class Actor:
 
 
 async def record_event(
-    event: AuthEvent | OpsEvent,
+    event: AuthEvent | OAuthEvent | OpsEvent,
     actor: Actor,
     *,
     at: datetime,
@@ -57,6 +72,7 @@ async def record_event(
     ip: str | None,
     purpose: Purpose = Purpose.SECURITY,
     detail: str | None = None,
+    client: str | None = None,
 ) -> None:
     """`detail`: what an operation did (key version, counts, archive id), never a secret."""
     await AuditEvent.create(
@@ -68,4 +84,5 @@ async def record_event(
         purpose=purpose.value,
         ip=ip,
         detail=detail,
+        client=client,
     )

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0003_throttle_keys_hashed')]
+    dependencies = [('phigate', '0004_oauth')]
 
     initial = False
 

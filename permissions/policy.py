@@ -56,6 +56,8 @@ class RowScope(StrEnum):
     WITH_ENCOUNTERS = "patients with encounters"
     SELF_AND_PROXY = "self, and patients who granted proxy access"
     NONE = "none"
+    ORGANIZATION = "patients of the OAuth2 client's organization"
+    """Not a role's scope: set on a client_credentials principal (Principal.row_scope)."""
 
 
 ROW_SCOPE: Mapping[Role, RowScope] = MappingProxyType(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from permissions.policy import RowScope
 from permissions.roles import Purpose, Role
 
 
@@ -19,3 +20,9 @@ class Principal:
     """Database key of the user, for row-access queries. Never serialised."""
     session_id: str | None = None
     client: str | None = None
+    scopes: frozenset[str] | None = None
+    """OAuth2 scopes granted to the token; None when the request is not an OAuth2 token."""
+    row_scope: RowScope | None = None
+    """Overrides the role's row scope: a client_credentials client sees its organization."""
+    organization_pk: int | None = None
+    """Database key of the organization for `RowScope.ORGANIZATION`. Never serialised."""

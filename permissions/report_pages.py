@@ -37,14 +37,12 @@ class InvalidCursor(Exception):
 async def report_patients(rule: ReportRule, rows: RowAccess) -> QuerySet[Patient]:
     if rule.rows is ReportRows.ROW_ACCESS:
         return await rows.role_scope()
-    user_pk = rows.principal.user_pk
-    # An OAuth2 client's organization comes from its registration once clients exist; until
-    # then a principal without a user account gets no rows.
-    organization = (
-        None
-        if user_pk is None
-        else await User.filter(id=user_pk).first().values_list("organization_id", flat=True)
-    )
+    principal = rows.principal
+    # An OAuth2 client's organization comes with its token; a user's from their account.
+    organization = principal.organization_pk
+    if organization is None and principal.user_pk is not None:
+        user = await User.get_or_none(id=principal.user_pk)
+        organization = None if user is None else user.organization_id  # type: ignore[attr-defined]
     if organization is None:
         return Patient.filter(id__in=[])
     return Patient.filter(organization_id=organization)

@@ -11,7 +11,7 @@ de-identified, and they reach nothing else.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -66,10 +66,16 @@ REPORT_RULES: Mapping[Role, ReportRule | None] = MappingProxyType(
 def report_rule(principal: Principal) -> ReportRule | None:
     """The one place report access is decided for a principal.
 
-    OAuth2 clients narrow this by scope: without `REPORTS_SCOPE` a client runs no report, and
-    a client whose only scope is `REPORTS_SCOPE` is reports-only whatever its role.
+    OAuth2 tokens narrow this by scope: without `REPORTS_SCOPE` a token runs no report, and a
+    token whose only scope is `REPORTS_SCOPE` is reports-only whatever its role.
     """
-    return REPORT_RULES[principal.role]
+    rule = REPORT_RULES[principal.role]
+    scopes = principal.scopes
+    if rule is None or scopes is None:
+        return rule
+    if REPORTS_SCOPE not in scopes:
+        return None
+    return replace(rule, reports_only=True) if scopes == {REPORTS_SCOPE} else rule
 
 
 def reports_only(principal: Principal) -> bool:

@@ -13,6 +13,7 @@ from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 from models.base import PublicModel
 from permissions.policy import POLICY
 from permissions.roles import Category, Decision
+from permissions.scopes import category_in_scope
 from schema import types
 from schema.context import RequestContext
 from schema.errors import BadInput, Forbidden, NotFound
@@ -81,7 +82,10 @@ async def patients(
     visible = await ctx.rows.patients()
     if mrn is not None:
         # Searching by a value reveals it, so only principals who may read MRNs may search.
-        if POLICY[ctx.principal.role][Category.MRN] is not Decision.ALLOW:
+        principal = ctx.principal
+        if POLICY[principal.role][Category.MRN] is not Decision.ALLOW or not category_in_scope(
+            principal.scopes, Category.MRN
+        ):
             raise Forbidden("Not permitted to search by this field")
         visible = visible.filter(mrn_index=blind_index(ctx.phi.keyring, IndexKind.MRN, mrn))
     total = await visible.count()

@@ -1,0 +1,68 @@
+"""The /graphql authenticator: a JWT access token (it has the JWT shape), else a session.
+
+A JWT is checked for signature (ES256 by our keys only), issuer, audience (this resource), type,
+time, and then by `jti` in the database on every request: that is what makes a revocation take
+effect at once on every worker."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from api.auth import AuthRejected, client_ip
+from api.auth.sessions import Sessions, bearer_token, network_allowed
+from api.oauth.service import OAuth
+from api.oauth.store import Client
+from api.oauth.tokens import looks_like_jwt
+from models import AccessToken
+from permissions.policy import DEFAULT_PURPOSE, RowScope
+from permissions.principal import Principal
+
+
+class TokenOrSession:
+    def __init__(self, oauth: OAuth, sessions: Sessions) -> None:
+        self.oauth = oauth
+        self.sessions = sessions
+
+    async def __call__(self, request: Request) -> Principal | None:
+        token = bearer_token(request)
+        if token is None or not looks_like_jwt(token):
+            return await self.sessions(request)
+        claims = await self.oauth.tokens.verify(token)
+        row = await AccessToken.get_or_none(jti=str(claims["jti"])).select_related("client", "user")
+        if row is None:
+            raise AuthRejected("invalid_token")
+        if row.revoked_at is not None or row.client.revoked_at is not None:
+            raise AuthRejected("token_revoked")
+        ip = client_ip(request)
+        user = row.user
+        if not Client(row.client).network_allowed(ip) or (
+            user is not None and not network_allowed(self.oauth.settings, user, ip)
+        ):
+            raise AuthRejected("network_not_allowed", status=403)
+        scopes = frozenset(row.scope.split())
+        if user is not None:
+            # A third-party app acting for a user: the user's role and rows, the app's scopes.
+            if not user.is_active:
+                raise AuthRejected("token_revoked")
+            return Principal(
+                actor=user.public_id,
+                role=user.role,
+                purpose=DEFAULT_PURPOSE[user.role],
+                request_id=request.state.request_id,
+                ip=ip,
+                user_pk=user.id,
+                client=row.client.public_id,
+                scopes=scopes,
+            )
+        client = row.client
+        return Principal(
+            actor=client.public_id,
+            role=client.role,
+            purpose=DEFAULT_PURPOSE[client.role],
+            request_id=request.state.request_id,
+            ip=ip,
+            client=client.public_id,
+            scopes=scopes,
+            row_scope=RowScope.ORGANIZATION,
+            organization_pk=client.organization_id,  # type: ignore[attr-defined]
+        )

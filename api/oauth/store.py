@@ -1,0 +1,344 @@
+"""OAuth2 state in the database, and the objects authlib's server core reads it through.
+
+Every claim of a single-use thing (a code, a refresh token, an assertion id) is one conditional
+UPDATE or a unique INSERT, so two workers racing with the same value cannot both win.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
+from joserfc import jws
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from api.auth import AuthRejected
+from api.auth.tokens import digest
+from api.clock import Clock
+from api.networks import parse_networks, within
+from api.oauth.tokens import AccessTokens, looks_like_jwt
+from audit.events import Actor, OAuthEvent, record_event
+from models import (
+    AccessToken,
+    AuthorizationCode,
+    ClientAssertion,
+    OAuthClient,
+    RefreshToken,
+    TokenFamily,
+    User,
+)
+
+CODE_LIFETIME = timedelta(minutes=1)
+ASSERTION_LEEWAY = timedelta(seconds=30)
+"""Clock skew allowed on client assertions' exp."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from, for the audit records written on its behalf."""
+
+    request_id: str
+    ip: str | None
+
+
+def client_actor(row: OAuthClient) -> Actor:
+    return Actor(row.public_id, row.role.value)
+
+
+class Client(ClientMixin):  # type: ignore[misc]
+    def __init__(self, row: OAuthClient) -> None:
+        self.row = row
+        self.grant_types = frozenset(row.grant_types.split())
+        self.redirect_uris = tuple(row.redirect_uris.split())
+        self.scopes = frozenset(row.scopes.split())
+
+    def get_client_id(self) -> str:
+        return self.row.public_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """Asking for a scope the client is not registered for refuses the request (None)
+        rather than silently narrowing it; asking for none means all registered scopes."""
+        requested = set(scope_to_list(scope) or self.scopes)
+        return list_to_scope(sorted(requested)) if requested <= self.scopes else None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        stored = self.row.secret_hash
+        return stored is not None and hmac.compare_digest(stored, digest(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return bool(method == self.row.auth_method.value)
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    def network_allowed(self, ip: str | None) -> bool:
+        networks = self.row.allowed_networks
+        return not networks or within(ip, parse_networks(networks))
+
+
+class Code(AuthorizationCodeMixin):  # type: ignore[misc]
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str | None:
+        return self.row.redirect_uri or None
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+
+class Refresh(TokenMixin):  # type: ignore[misc]
+    """A refresh token just claimed for rotation."""
+
+    def __init__(self, family: TokenFamily) -> None:
+        self.family = family
+
+    def check_client(self, client: Client) -> bool:
+        return bool(self.family.client_id == client.row.id)  # type: ignore[attr-defined]
+
+    def get_scope(self) -> str:
+        return self.family.scope
+
+
+@dataclass(slots=True)
+class Issued(TokenMixin):  # type: ignore[misc]
+    """An access or refresh token found for introspection or revocation."""
+
+    kind: str
+    client_pk: int
+    client_id: str
+    subject: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked: bool
+    now: datetime
+    access_pk: int | None = None
+    family_pk: int | None = None
+
+    def check_client(self, client: Client) -> bool:
+        return bool(self.client_pk == client.row.id)
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= self.now
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+class OAuthStore:
+    def __init__(self, clock: Clock, tokens: AccessTokens, refresh_lifetime: timedelta) -> None:
+        self.clock = clock
+        self.tokens = tokens
+        self.refresh_lifetime = refresh_lifetime
+
+    async def audit(
+        self, event: OAuthEvent, actor: Actor, client: str | None, origin: Origin
+    ) -> None:
+        await record_event(
+            event, actor, at=self.clock.now(), request_id=origin.request_id, ip=origin.ip,
+            client=client,
+        )  # fmt: skip
+
+    async def client(self, client_id: object) -> Client | None:
+        if not isinstance(client_id, str) or not OAuthClient.is_public_id(client_id):
+            return None
+        row = await OAuthClient.get_or_none(public_id=client_id, revoked_at__isnull=True)
+        return None if row is None else Client(row)
+
+    async def save_code(
+        self, code: str, client: Client, user: User, redirect_uri: str | None, scope: str,
+        challenge: str, method: str,
+    ) -> None:  # fmt: skip
+        now = self.clock.now()
+        await AuthorizationCode.create(
+            code_hash=digest(code),
+            client_id=client.row.id,
+            user_id=user.id,
+            redirect_uri=redirect_uri or "",
+            scope=scope,
+            code_challenge=challenge,
+            code_challenge_method=method,
+            created_at=now,
+            expires_at=now + CODE_LIFETIME,
+        )
+
+    async def claim_code(self, code: str, client: Client, origin: Origin) -> Code | None:
+        """The live code, now spent. A spent code presented again revokes what it bought."""
+        row = await AuthorizationCode.get_or_none(
+            code_hash=digest(code), client_id=client.row.id
+        ).select_related("user")
+        if row is None or row.expires_at <= self.clock.now() or not row.user.is_active:
+            return None
+        claimed = await AuthorizationCode.filter(id=row.id, used_at__isnull=True).update(
+            used_at=self.clock.now()
+        )
+        if claimed != 1:
+            await self.audit(
+                OAuthEvent.CODE_REUSE_DETECTED, client_actor(client.row), client.row.public_id,
+                origin,
+            )  # fmt: skip
+            spent = await AuthorizationCode.get(id=row.id)
+            if spent.family_id is not None:  # type: ignore[attr-defined]
+                await self.revoke_family(spent.family_id)  # type: ignore[attr-defined]
+            return None
+        return Code(row)
+
+    async def claim_refresh(self, token: str, client: Client, origin: Origin) -> Refresh | None:
+        """The family of a live refresh token, which is now spent (rotated). A spent one
+        presented again is reuse: the whole family is revoked."""
+        row = await RefreshToken.get_or_none(
+            token_hash=digest(token), family__client_id=client.row.id
+        ).select_related("family", "family__user")
+        if row is None:
+            return None
+        family = row.family
+        now = self.clock.now()
+        if family.revoked_at is not None or family.expires_at <= now:
+            return None
+        claimed = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
+        if claimed != 1:
+            await self.audit(
+                OAuthEvent.REFRESH_REUSE_DETECTED, client_actor(client.row), client.row.public_id,
+                origin,
+            )  # fmt: skip
+            await self.revoke_family(family.id)
+            return None
+        if family.user is None or not family.user.is_active:
+            return None
+        return Refresh(family)
+
+    async def claim_assertion(self, client_id: str, jti: str, expires: object) -> bool:
+        """Record a client assertion's jti; False if it was seen before (a replay)."""
+        client = await self.client(client_id)
+        if client is None or not isinstance(expires, int | float) or len(jti) > 200:
+            return False
+        expires_at = datetime.fromtimestamp(expires, UTC)
+        try:
+            await ClientAssertion.create(client_id=client.row.id, jti=jti, expires_at=expires_at)
+        except IntegrityError:
+            return False
+        # An expired assertion is refused by its exp claim: its jti need not be kept.
+        await ClientAssertion.filter(
+            client_id=client.row.id, expires_at__lt=self.clock.now() - ASSERTION_LEEWAY
+        ).delete()
+        return True
+
+    async def save_token(
+        self,
+        token: dict[str, Any],
+        client: Client,
+        user: User | None,
+        code: Code | None,
+        refresh: Refresh | None,
+    ) -> None:
+        claims = json.loads(jws.extract_compact(token["access_token"].encode()).payload)
+        now = self.clock.now()
+        async with in_transaction():
+            family = refresh.family if refresh is not None else None
+            if code is not None:
+                family = await TokenFamily.create(
+                    client_id=client.row.id,
+                    user_id=code.row.user_id,  # type: ignore[attr-defined]
+                    scope=claims["scope"],
+                    created_at=now,
+                    expires_at=now + self.refresh_lifetime,
+                )
+                await AuthorizationCode.filter(id=code.row.id).update(family_id=family.id)
+            if "refresh_token" in token and family is not None:
+                await RefreshToken.create(
+                    token_hash=digest(token["refresh_token"]), family=family, created_at=now
+                )
+            await AccessToken.create(
+                jti=claims["jti"],
+                client_id=client.row.id,
+                user_id=None if user is None else user.id,
+                family=family,
+                scope=claims["scope"],
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+
+    async def find(self, token: str, hint: str | None) -> Issued | None:
+        """An access token (by its signed jti) or a refresh token (by its hash)."""
+        if hint != "refresh_token" and looks_like_jwt(token):
+            try:
+                claims = await self.tokens.signed_claims(token)
+            except AuthRejected:
+                return None
+            return await self._access(str(claims.get("jti", "")))
+        return await self._refresh(token)
+
+    async def _access(self, jti: str) -> Issued | None:
+        row = await AccessToken.get_or_none(jti=jti).select_related("client", "user")
+        if row is None:
+            return None
+        return Issued(
+            kind="access_token",
+            client_pk=row.client.id,
+            client_id=row.client.public_id,
+            subject=row.user.public_id if row.user else row.client.public_id,
+            scope=row.scope,
+            issued_at=row.issued_at,
+            expires_at=row.expires_at,
+            revoked=row.revoked_at is not None or row.client.revoked_at is not None,
+            now=self.clock.now(),
+            access_pk=row.id,
+        )
+
+    async def _refresh(self, token: str) -> Issued | None:
+        row = await RefreshToken.get_or_none(token_hash=digest(token)).select_related(
+            "family", "family__client", "family__user"
+        )
+        if row is None:
+            return None
+        family = row.family
+        return Issued(
+            kind="refresh_token",
+            client_pk=family.client.id,
+            client_id=family.client.public_id,
+            subject=family.user.public_id if family.user else family.client.public_id,
+            scope=family.scope,
+            issued_at=row.created_at,
+            expires_at=family.expires_at,
+            revoked=row.used_at is not None or family.revoked_at is not None,
+            now=self.clock.now(),
+            family_pk=family.id,
+        )
+
+    async def revoke(self, issued: Issued) -> None:
+        """An access token alone; a refresh token with its family and every token from it."""
+        if issued.family_pk is not None:
+            await self.revoke_family(issued.family_pk)
+        elif issued.access_pk is not None:
+            await AccessToken.filter(id=issued.access_pk, revoked_at__isnull=True).update(
+                revoked_at=self.clock.now()
+            )
+
+    async def revoke_family(self, family_pk: int) -> None:
+        now = self.clock.now()
+        async with in_transaction():
+            await TokenFamily.filter(id=family_pk, revoked_at__isnull=True).update(revoked_at=now)
+            await AccessToken.filter(family_id=family_pk, revoked_at__isnull=True).update(
+                revoked_at=now
+            )

@@ -1,0 +1,65 @@
+"""OAuth2 scopes as data: which PHI categories each scope opens, on top of the role policy.
+
+A token's decision for a field is its role's policy intersected with its scopes: a category no
+granted scope names is DENY, and without `patient.read` no patient is visible at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from permissions.roles import Category
+
+
+class Scope(StrEnum):
+    PATIENT_READ = "patient.read"
+    """Load patient records at all (row access); PHI fields still need a phi.* scope."""
+    PHI_DEMOGRAPHICS = "phi.demographics"
+    PHI_IDENTIFIERS = "phi.identifiers"
+    PHI_CLINICAL = "phi.clinical"
+    REPORTS_READ = "reports.read"
+    """De-identified report queries only; grants no identified patient and no PHI category."""
+
+
+SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = MappingProxyType(
+    {
+        Scope.PATIENT_READ: frozenset(),
+        Scope.PHI_DEMOGRAPHICS: frozenset(
+            {
+                Category.NAME,
+                Category.DATE,
+                Category.ADDRESS,
+                Category.ZIP,
+                Category.PHONE,
+                Category.EMAIL,
+            }
+        ),
+        Scope.PHI_IDENTIFIERS: frozenset({Category.SSN, Category.MRN}),
+        Scope.PHI_CLINICAL: frozenset(
+            {Category.DIAGNOSIS, Category.LAB, Category.NOTE, Category.DATE}
+        ),
+        Scope.REPORTS_READ: frozenset(),
+    }
+)
+
+ALL_SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+
+
+def scope_categories(scopes: Iterable[str]) -> frozenset[Category]:
+    """The PHI categories the granted scopes open; unknown scope names open nothing."""
+    opened: frozenset[Category] = frozenset()
+    for name in scopes:
+        if name in ALL_SCOPES:
+            opened |= SCOPE_CATEGORIES[Scope(name)]
+    return opened
+
+
+def sees_patients(scopes: frozenset[str] | None) -> bool:
+    """Whether row access applies at all: always for non-OAuth principals."""
+    return scopes is None or Scope.PATIENT_READ.value in scopes
+
+
+def category_in_scope(scopes: frozenset[str] | None, category: Category) -> bool:
+    return scopes is None or category in scope_categories(scopes)
