@@ -545,3 +545,42 @@ async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(
         assert response.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
     assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
     assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+# --- reports ------------------------------------------------------------------------------
+
+REPORT = "{ report { patients(first: 10) { totalCount edges { node { id zip givenName } } } } }"
+
+
+async def test_reports_read_decides_report_access_for_tokens(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    reports_only = await register(clock, "reports.read", role=Role.RESEARCHER)
+    identified = await register(clock, "patient.read phi.demographics")
+    both = await register(clock, "patient.read phi.demographics reports.read")
+    tokens = {}
+    for name, created in (("reports_only", reports_only), ("identified", identified),
+                          ("both", both)):  # fmt: skip
+        assert created.secret is not None
+        tokens[name] = await client_token(session_app, created.client.public_id, created.secret)
+
+    # Only reports.read: a de-identified report of its organization, and nothing identified.
+    body = (await ask(session_client, tokens["reports_only"], REPORT)).json()
+    assert "errors" not in body, body
+    rows = body["data"]["report"]["patients"]
+    assert rows["totalCount"] == 3
+    assert {edge["node"]["zip"] for edge in rows["edges"]} == {"627", "825"}
+    assert all(edge["node"]["id"].startswith("rid_") for edge in rows["edges"])
+    assert {edge["node"]["givenName"] for edge in rows["edges"]} == {None}
+    page = (await ask(session_client, tokens["reports_only"], PAGE)).json()
+    assert page == {"data": {"patients": {"totalCount": 0}}}
+
+    # Without reports.read no report runs, whatever the role allows.
+    body = (await ask(session_client, tokens["identified"], REPORT)).json()
+    assert body["data"] == {"report": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+    # With both, a billing client reports within its own rows and policy.
+    body = (await ask(session_client, tokens["both"], REPORT)).json()
+    assert body["data"]["report"]["patients"]["totalCount"] == 3
