@@ -69,14 +69,19 @@ async def refresh_keyring(keyring: Keyring, provider: KeyProvider) -> None:
         keyring.learn(data)
 
 
-async def create_data_key(provider: KeyProvider) -> DataKey:
-    """Insert the next DATA key version (wrapped). Call inside a transaction.
+async def next_data_key_version() -> int:
+    latest = await DataKey.filter(purpose=KeyPurpose.DATA).order_by("-version").first()
+    return (latest.version if latest else 0) + 1
+
+
+async def create_data_key(provider: KeyProvider, version: int) -> DataKey:
+    """Insert DATA key `version` (wrapped), normally `next_data_key_version()` read beforehand.
 
     Two concurrent rotations compute the same version: the unique (purpose, version) constraint
-    lets one win and the other fail with IntegrityError.
+    lets one win and the other fail with IntegrityError. Reading the version outside the
+    inserting transaction matters on SQLite: a transaction that reads and then writes fails at
+    once (rather than waiting its turn) if another process wrote in between.
     """
-    latest = await DataKey.filter(purpose=KeyPurpose.DATA).order_by("-version").first()
-    version = (latest.version if latest else 0) + 1
     return await DataKey.create(
         purpose=KeyPurpose.DATA,
         version=version,

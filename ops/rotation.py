@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from audit.events import OpsEvent
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring, version_bytes
-from crypto.keystore import create_data_key
+from crypto.keystore import create_data_key, next_data_key_version
 from crypto.provider import KeyProvider
 from crypto.sealed import Sealed, binding_for
 from models.keys import DataKey, KeyPurpose
@@ -58,8 +58,9 @@ class Outcome:
 
 async def rotate(provider: KeyProvider, operation: str) -> DataKey:
     """Insert the next data key version, primary at once. Audited in the same transaction."""
+    version = await next_data_key_version()
     async with in_transaction():
-        key = await create_data_key(provider)
+        key = await create_data_key(provider, version)
         await record_operation(
             OpsEvent.KEY_ROTATED, f"data key v{key.version} created", operation=operation
         )
