@@ -6,14 +6,17 @@ does not exist. Lists and counts are built on the same query, so they never reve
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models import CareTeamAssignment, Encounter, Patient, ProxyGrant
+from models.compiled import CompiledQueries
 from permissions.policy import PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
@@ -49,21 +52,46 @@ class RowAccess:
         )
 
     async def patients(self) -> QuerySet[Patient]:
-        if reports_only(self.principal) or not sees_patients(self.principal.scopes):
-            # Researchers and report-scoped clients get their data through `report` only; a
-            # token without `patient.read` sees no patients at all.
+        if not self._identified():
             return Patient.filter(id__in=[])
         return await self.role_scope()
 
     async def role_scope(self) -> QuerySet[Patient]:
         """The patients of the principal's row scope (what staff reports cover, too)."""
+        scope, key = self._scope_key()
+        if key is None:
+            return Patient.filter(id__in=[])
+        pure = _PURE.get(scope)
+        return pure(key) if pure is not None else await self._self_and_proxy(key)
+
+    async def patient(self, public_id: str) -> Patient | None:
+        """One patient within the principal's rows: the lookup every single-patient request
+        makes, so its query is compiled once per scope (models/compiled.py)."""
+        if not self._identified():
+            return None
+        scope, key = self._scope_key()
+        if key is None:
+            return None
+        pure = _PURE.get(scope)
+        if pure is None:
+            return await (await self.role_scope()).filter(public_id=public_id).first()
+
+        def build(values: Mapping[str, Any]) -> QuerySet[Patient]:
+            return pure(values["key"]).filter(public_id=values["public_id"]).limit(1)
+
+        found = await _BY_PUBLIC_ID.select(scope, build, key=key, public_id=public_id)
+        return found[0] if found else None
+
+    def _identified(self) -> bool:
+        # Researchers and report-scoped clients get their data through `report` only; a token
+        # without `patient.read` sees no patients at all.
+        return not reports_only(self.principal) and sees_patients(self.principal.scopes)
+
+    def _scope_key(self) -> tuple[RowScope, int | None]:
+        """The row scope, and the key it is decided by (None: no rows at all)."""
         principal = self.principal
         scope = principal.row_scope or ROW_SCOPE[principal.role]
-        if scope is RowScope.ALL:
-            return Patient.all()
-        key_of, query = _QUERIES.get(scope, (_nobody, _no_query))
-        key = key_of(principal)
-        return Patient.filter(id__in=[]) if key is None else await query(self, key)
+        return scope, _KEY_OF.get(scope, _nobody)(principal)
 
     def subject(self, patient: Patient) -> Subject:
         categories = None
@@ -78,13 +106,6 @@ class RowAccess:
             )
         return Subject(patient.public_id, categories)
 
-    async def _care_team(self, user_pk: int) -> QuerySet[Patient]:
-        assigned = CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True)
-        return Patient.filter(id__in=Subquery(assigned.values("patient_id")))
-
-    async def _with_encounters(self, _: int) -> QuerySet[Patient]:
-        return Patient.filter(id__in=Subquery(Encounter.all().values("patient_id")))
-
     async def _self_and_proxy(self, user_pk: int) -> QuerySet[Patient]:
         if self._proxy is None:
             grants = await ProxyGrant.filter(
@@ -98,11 +119,22 @@ class RowAccess:
             self._proxy = proxy
         return Patient.filter(Q(user_id=user_pk) | Q(id__in=list(self._proxy)))
 
-    async def _organization(self, organization_pk: int) -> QuerySet[Patient]:
-        return Patient.filter(organization_id=organization_pk)
+
+def _care_team(user_pk: int) -> QuerySet[Patient]:
+    assigned = CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True)
+    return Patient.filter(id__in=Subquery(assigned.values("patient_id")))
 
 
-Query = Callable[[RowAccess, int], Awaitable[QuerySet[Patient]]]
+def _with_encounters(_: int) -> QuerySet[Patient]:
+    return Patient.filter(id__in=Subquery(Encounter.all().values("patient_id")))
+
+
+def _organization(organization_pk: int) -> QuerySet[Patient]:
+    return Patient.filter(organization_id=organization_pk)
+
+
+def _everyone(_: int) -> QuerySet[Patient]:
+    return Patient.all()
 
 
 def _user(principal: Principal) -> int | None:
@@ -113,18 +145,34 @@ def _org(principal: Principal) -> int | None:
     return principal.organization_pk
 
 
+def _anyone(_: Principal) -> int | None:
+    return 0
+
+
 def _nobody(_: Principal) -> int | None:
     return None
 
 
-async def _no_query(_: RowAccess, __: int) -> QuerySet[Patient]:
-    return Patient.filter(id__in=[])
+_KEY_OF: Mapping[RowScope, Callable[[Principal], int | None]] = MappingProxyType(
+    {
+        RowScope.ALL: _anyone,
+        RowScope.CARE_TEAM: _user,
+        RowScope.WITH_ENCOUNTERS: _user,
+        RowScope.SELF_AND_PROXY: _user,
+        RowScope.ORGANIZATION: _org,
+    }
+)
+"""What each row scope is decided by; a scope not listed (NONE) has no rows."""
 
+_PURE: Mapping[RowScope, Callable[[int], QuerySet[Patient]]] = MappingProxyType(
+    {
+        RowScope.ALL: _everyone,
+        RowScope.CARE_TEAM: _care_team,
+        RowScope.WITH_ENCOUNTERS: _with_encounters,
+        RowScope.ORGANIZATION: _organization,
+    }
+)
+"""Scopes whose query is a function of their key alone (no I/O): these compile. The proxy
+scope reads the caller's grants first, so it runs through the ORM."""
 
-_QUERIES: dict[RowScope, tuple[Callable[[Principal], int | None], Query]] = {
-    # scope: (the principal's key it is decided by, the query)
-    RowScope.CARE_TEAM: (_user, RowAccess._care_team),
-    RowScope.WITH_ENCOUNTERS: (_user, RowAccess._with_encounters),
-    RowScope.SELF_AND_PROXY: (_user, RowAccess._self_and_proxy),
-    RowScope.ORGANIZATION: (_org, RowAccess._organization),
-}
+_BY_PUBLIC_ID = CompiledQueries(Patient)

@@ -35,7 +35,7 @@ def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
 async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
     if not Patient.is_public_id(public_id):
         raise NotFound()
-    row = await (await ctx.rows.patients()).filter(public_id=public_id).first()
+    row = await ctx.rows.patient(public_id)
     if row is None:
         raise NotFound()
     return _patient_node(ctx, row)

@@ -4,10 +4,13 @@ idle and absolute expiry, and revocation. All state is in the database."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
+from tortoise.queryset import QuerySet
 
 from api.auth import AuthRejected, client_ip
 from api.auth.tokens import digest, new_token
@@ -16,6 +19,7 @@ from api.networks import parse_networks, within
 from api.settings import Settings
 from audit.events import Actor, AuthEvent, record_event
 from models import AuthSession, SessionStage, User
+from models.compiled import CompiledQueries
 from permissions.policy import DEFAULT_PURPOSE
 from permissions.principal import Principal
 
@@ -68,7 +72,8 @@ class Sessions:
 
     async def find(self, token: str, stage: SessionStage) -> AuthSession:
         """A live session of `stage` for this token, or AuthRejected. Idle time is not checked."""
-        session = await AuthSession.get_or_none(token_hash=digest(token)).select_related("user")
+        found = await _BY_TOKEN.select("by_token", _by_token, token_hash=digest(token))
+        session = found[0] if found else None
         if session is None or session.stage is not stage or not session.user.is_active:
             raise AuthRejected("invalid_token")
         if session.revoked_at is not None:
@@ -133,6 +138,14 @@ class Sessions:
             raise AuthRejected("idle_timeout")
         if now - session.last_seen_at > TOUCH_EVERY:
             await AuthSession.filter(id=session.id).update(last_seen_at=now)
+
+
+# Every authenticated request looks its session up: compiled once (see models/compiled.py).
+_BY_TOKEN = CompiledQueries(AuthSession)
+
+
+def _by_token(values: Mapping[str, Any]) -> QuerySet[AuthSession]:
+    return AuthSession.filter(token_hash=values["token_hash"]).select_related("user").limit(1)
 
 
 def bearer_token(request: Request) -> str | None:
