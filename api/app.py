@@ -27,7 +27,8 @@ from api.headers import RequestIdAndHeaders
 from api.keys import key_provider
 from api.settings import Settings
 from api.transport import TransportGuard
-from crypto.keystore import load_keyring
+from audit.sealer import background_sealer
+from crypto.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
@@ -62,13 +63,14 @@ def create_app(
         await db.connect(settings.database_url)
         try:
             app.state.keyring = await load_keyring(provider)
-            yield
+            async with background_sealer(settings, await load_audit_keys(provider)):
+                yield
         finally:
             await db.disconnect()
 
     schema = build_schema(settings.limits, production=settings.production)
     graphql = GraphQLEndpoint(schema, authenticate or sessions, ide=not settings.production)
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/healthz", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -95,3 +97,5 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    application.state.safeguards = settings.safeguards
+    return application

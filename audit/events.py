@@ -1,4 +1,5 @@
-"""Security events (logins, MFA, lockouts, logouts...): one audit row each, written at once.
+"""Security events (logins, MFA, lockouts, logouts, break-glass, export alerts...): one audit
+row each, written at once.
 
 Callers write the event before acting on it: if the audit store is down, the action fails.
 """
@@ -28,6 +29,8 @@ class AuthEvent(StrEnum):
     PIN_FAILED = "PIN_FAILED"
     DEVICE_REVOKED = "DEVICE_REVOKED"
     SESSION_UNLOCKED = "SESSION_UNLOCKED"
+    BREAK_GLASS_OPENED = "BREAK_GLASS_OPENED"
+    EXPORT_BUDGET_EXCEEDED = "EXPORT_BUDGET_EXCEEDED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +42,15 @@ class Actor:
 
 
 async def record_event(
-    event: AuthEvent, actor: Actor, *, at: datetime, request_id: str, ip: str | None
+    event: AuthEvent,
+    actor: Actor,
+    *,
+    at: datetime,
+    request_id: str,
+    ip: str | None,
+    patient: str | None = None,
 ) -> None:
+    """`patient`: the public id of the patient the event concerns, if any."""
     await AuditEvent.create(
         at=at,
         request_id=request_id,
@@ -49,4 +59,5 @@ async def record_event(
         role=actor.role,
         purpose=Purpose.SECURITY.value,
         ip=ip,
+        patient=patient,
     )

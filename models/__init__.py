@@ -1,14 +1,17 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
-from models.audit import AuditEvent
+from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
+from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
 from models.keys import DataKey, KeyPurpose
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
 
 __all__ = [
     "AuditEvent",
+    "AuditSeal",
     "AuthSession",
+    "BreakGlassGrant",
     "CareTeamAssignment",
     "ClinicalNote",
     "DataKey",
@@ -16,6 +19,7 @@ __all__ = [
     "Diagnosis",
     "Encounter",
     "EncounterKind",
+    "ExportWindow",
     "KeyPurpose",
     "Observation",
     "Organization",

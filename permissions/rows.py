@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from models import CareTeamAssignment, Encounter, Patient, ProxyGrant
-from permissions.policy import PROXY_CATEGORIES, ROW_SCOPE, RowScope
+from models import BreakGlassGrant, CareTeamAssignment, Encounter, Patient, ProxyGrant
+from permissions.policy import BREAK_GLASS_ROLES, PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
-from permissions.roles import Category, ProxyScope
+from permissions.roles import Category, ProxyScope, Purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class Subject:
     patient_id: str
     categories: frozenset[Category] | None = None
     """None: no limit beyond the role policy. A proxy grant limits to its scope."""
+    purpose: Purpose | None = None
+    """None: the principal's purpose. Access under a break-glass grant: EMERGENCY."""
 
 
 class RowAccess:
@@ -34,6 +36,7 @@ class RowAccess:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self._proxy: dict[int, frozenset[Category]] | None = None
+        self._emergency: frozenset[int] | None = None
 
     async def patients(self) -> QuerySet[Patient]:
         scope = ROW_SCOPE[self.principal.role]
@@ -47,11 +50,28 @@ class RowAccess:
     def subject(self, patient: Patient) -> Subject:
         if self._proxy is not None and patient.user_id != self.principal.user_pk:  # type: ignore[attr-defined]
             return Subject(patient.public_id, self._proxy.get(patient.id, frozenset()))
+        if self._emergency and patient.id in self._emergency:
+            return Subject(patient.public_id, purpose=Purpose.EMERGENCY)
         return Subject(patient.public_id)
 
     async def _care_team(self, user_pk: int) -> QuerySet[Patient]:
         assigned = CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True)
-        return Patient.filter(id__in=Subquery(assigned.values("patient_id")))
+        team = Q(id__in=Subquery(assigned.values("patient_id")))
+        if self.principal.role not in BREAK_GLASS_ROLES:
+            return Patient.filter(team)
+        if self._emergency is None:
+            # Patients outside the care team reachable through a live break-glass grant.
+            granted = await (
+                BreakGlassGrant.filter(
+                    user_id=user_pk, closed_at__isnull=True, expires_at__gt=datetime.now(UTC)
+                )
+                .exclude(patient_id__in=Subquery(assigned.values("patient_id")))
+                .values_list("patient_id", flat=True)
+            )
+            self._emergency = frozenset(granted)  # type: ignore[arg-type]
+        if not self._emergency:
+            return Patient.filter(team)
+        return Patient.filter(team | Q(id__in=list(self._emergency)))
 
     async def _with_encounters(self, _: int) -> QuerySet[Patient]:
         return Patient.filter(id__in=Subquery(Encounter.all().values("patient_id")))
