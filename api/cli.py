@@ -1,4 +1,4 @@
-"""`phigate`: serve, migrate, seed demo data, print the policy."""
+"""`phigate`: serve, migrate, seed demo data, print the policy, seal and verify the audit trail."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from api import db
+from api import cli_audit, db
 from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--patients", type=int, default=20)
     policy = sub.add_parser("policy", help="print the roles x PHI categories matrix")
     policy.add_argument("--markdown", action="store_true", help="Markdown (the README's table)")
+    cli_audit.add_parser(sub)
     return parser
 
 
@@ -122,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_logins(asyncio.run(_demo(settings, args.patients)))
         elif args.command == "policy":
             sys.stdout.write(policy_document())
+        elif args.command == "audit":
+            return cli_audit.run(settings, args)
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2
