@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from tortoise.expressions import Q
 
 from audit.buffer import IDENTIFIED, PHI_ACCESS
 from models import AuditEvent, BreakGlassGrant, Patient, User
@@ -134,7 +135,7 @@ async def break_glass_grants(
     if open_ is True:
         query = query.filter(closed_at__isnull=True, expires_at__gt=now)
     elif open_ is False:
-        query = query.exclude(closed_at__isnull=True, expires_at__gt=now)
+        query = query.filter(Q(closed_at__isnull=False) | Q(expires_at__lte=now))
     page = await newest_first(query, first, after)
     return t.BreakGlassGrantConnection(
         edges=[
