@@ -26,7 +26,7 @@ from audit.sealer import seal_pending
 from audit.verify import Finding, Problem, verify_chain
 from crypto.audit_mac import AuditKeys
 from crypto.keystore import load_audit_keys
-from models import AuditEvent, AuditSeal
+from models import AuditEvent, AuditSeal, ExportWindow
 from tests.audit_attack import tamper
 from tests.conftest import https_client, running
 from tests.helpers import TestAuthenticator, gql
@@ -189,15 +189,19 @@ async def test_the_app_seals_in_the_background(settings: Settings, world: World)
     )
     application = create_app(background, authenticate=TestAuthenticator())
     async with running(application), https_client(application) as client:
+        stale = await ExportWindow.create(actor="usr_someone", hour=1, patient="pat_x")
         await gql(client, READ, {"id": world.patients["own"]}, as_user="doc")
         for _ in range(200):
-            if await AuditEvent.filter(id__gt=await _sealed_up_to()).count() == 0:
+            unsealed = await AuditEvent.filter(id__gt=await _sealed_up_to()).count()
+            if unsealed == 0 and not await ExportWindow.exists(id=stale.id):
                 break
             await asyncio.sleep(0.05)
-        keys = await load_audit_keys(key_provider(settings))
-        report = await verify_chain(keys)
-    assert report.problem is None
-    assert (report.sealed_rows, report.unsealed_rows) == (1, 0)
+        report = await verify_chain(await load_audit_keys(key_provider(settings)))
+        assert report.problem is None
+        assert (report.sealed_rows, report.unsealed_rows) == (1, 0)
+        # Windows of past hours are pruned by the same task; the current one stays.
+        windows = await ExportWindow.all().values_list("patient", flat=True)
+        assert windows == [world.patients["own"]]
 
 
 async def _sealed_up_to() -> int:
