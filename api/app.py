@@ -31,7 +31,8 @@ from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
 from api.settings import Settings
 from api.transport import TransportGuard
-from crypto.keystore import load_keyring
+from audit.sealer import background_sealer
+from crypto.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
@@ -68,7 +69,11 @@ def create_app(
         await db.connect(settings.database_url)
         try:
             app.state.keyring = await load_keyring(provider)
-            async with refreshing(app.state.keyring, provider, settings.keyring_refresh):
+            audit_keys = await load_audit_keys(provider)
+            async with (
+                refreshing(app.state.keyring, provider, settings.keyring_refresh),
+                background_sealer(settings, audit_keys),
+            ):
                 yield
         finally:
             await db.disconnect()
@@ -77,7 +82,7 @@ def create_app(
     graphql = GraphQLEndpoint(
         schema, authenticate or TokenOrSession(oauth, sessions), ide=not settings.production
     )
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/healthz", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -105,3 +110,5 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    application.state.safeguards = settings.safeguards
+    return application

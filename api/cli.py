@@ -1,4 +1,4 @@
-"""`phigate`: serve, migrate, seed demo data, print the policy."""
+"""`phigate`: serve, migrate, seed demo data, print the policy, seal and verify the audit trail."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from api import cli_backup, cli_clients, cli_keys, db
+from api import cli_audit, cli_backup, cli_clients, cli_keys, db
 from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_keys.add_parser(sub)
     cli_backup.add_parser(sub)
     cli_clients.add_parser(sub)
+    cli_audit.add_parser(sub)
     return parser
 
 
@@ -131,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_backup.run(settings, args)
         elif args.command == "clients":
             return cli_clients.run(settings, args)
+        elif args.command == "audit":
+            return cli_audit.run(settings, args)
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2

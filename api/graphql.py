@@ -44,7 +44,8 @@ class _View(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        return RequestContext.create(request.state.principal, request.app.state.keyring)
+        state = request.app.state
+        return RequestContext.create(request.state.principal, state.keyring, state.safeguards)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -12,7 +12,9 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from api.networks import Network, parse_networks
+from permissions.policy import EXPORT_BUDGET
 from permissions.roles import Role
+from permissions.safeguards import Safeguards
 from schema.limits import Limits
 
 
@@ -66,6 +68,11 @@ class Settings:
     access_token_lifetime: timedelta = timedelta(minutes=10)
     refresh_token_lifetime: timedelta = timedelta(hours=8)
     """Absolute lifetime of a refresh token family: rotation never extends it."""
+    safeguards: Safeguards = field(default_factory=Safeguards)
+    audit_settle: timedelta = timedelta(seconds=10)
+    """Rows are sealed once the database recorded them this long ago (audit/sealer.py)."""
+    audit_seal_interval: timedelta = timedelta(seconds=5)
+    """How often the app's background sealer runs; zero turns it off (`phigate audit seal`)."""
 
     @property
     def production(self) -> bool:
@@ -134,6 +141,13 @@ class Settings:
             refresh_token_lifetime=timedelta(
                 seconds=_int(env, "PHIGATE_REFRESH_TOKEN_LIFETIME", 28800)
             ),
+            safeguards=Safeguards(
+                export_budget=_export_budget(env.get("PHIGATE_EXPORT_BUDGET", "")),
+                break_glass_minutes=_int(env, "PHIGATE_BREAK_GLASS_MINUTES", 60),
+                break_glass_max_minutes=_int(env, "PHIGATE_BREAK_GLASS_MAX_MINUTES", 240),
+            ),
+            audit_settle=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SETTLE_SECONDS", 10)),
+            audit_seal_interval=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SEAL_INTERVAL", 5)),
         )
 
 
@@ -171,4 +185,19 @@ def _role_networks(text: str) -> Mapping[Role, tuple[Network, ...]]:
             result[Role(name.strip())] = parse_networks(cidrs)
         except ValueError as exc:
             raise ConfigError(f"PHIGATE_ROLE_NETWORKS: {exc}") from None
+    return MappingProxyType(result)
+
+
+def _export_budget(text: str) -> Mapping[Role, int]:
+    """`physician=200;billing=5000`: roles not named keep the policy's budget."""
+    result = dict(EXPORT_BUDGET)
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        name, _, count = entry.partition("=")
+        try:
+            role, budget = Role(name.strip()), int(count)
+        except ValueError:
+            raise ConfigError("PHIGATE_EXPORT_BUDGET: expected role=count;...") from None
+        if budget < 0:
+            raise ConfigError("PHIGATE_EXPORT_BUDGET must not be negative")
+        result[role] = budget
     return MappingProxyType(result)

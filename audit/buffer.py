@@ -1,23 +1,26 @@
 """Audit records of one request, collected in memory and written in one statement.
 
-A request's PHI field accesses are grouped by (patient, decision): one record per group lists
-every field and path it covers, so nothing is lost while a page of patients costs a row per
-patient rather than a row per field.
+A request's PHI field accesses are grouped by (patient, decision, purpose): one record per
+group lists every field and path it covers, so nothing is lost while a page of patients costs
+a row per patient rather than a row per field.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from audit.store import Row, Shared, write_records
+from audit.budget import ExportBudgetExceeded, hour_of
+from audit.store import Row, Shared, Window, write_records
 from permissions.principal import Principal
-from permissions.roles import Decision
+from permissions.roles import Decision, Purpose
 
 PHI_ACCESS = "PHI_ACCESS"
+IDENTIFIED = frozenset({Decision.ALLOW, Decision.MASK})
+"""Decisions that hand out identified PHI: what the export budget counts."""
 
 
 class AuditBuffer:
-    def __init__(self, principal: Principal) -> None:
+    def __init__(self, principal: Principal, export_budget: int) -> None:
         p = principal
         self._shared = Shared(
             at=datetime.now(UTC),
@@ -26,21 +29,36 @@ class AuditBuffer:
             actor=p.actor,
             role=p.role.value,
             client=p.client,
-            purpose=p.purpose.value,
             ip=p.ip,
         )
-        self._groups: dict[tuple[str, Decision], list[tuple[str, str]]] = {}
+        self._purpose = p.purpose
+        self._budget = export_budget
+        self._groups: dict[tuple[str, Decision, Purpose | None], list[tuple[str, str]]] = {}
 
-    def phi_access(self, patient: str, field: str, path: str, decision: Decision) -> None:
-        group = self._groups.get((patient, decision))
+    def phi_access(
+        self,
+        patient: str,
+        field: str,
+        path: str,
+        decision: Decision,
+        purpose: Purpose | None = None,
+    ) -> None:
+        """`purpose` overrides the principal's for this access (break-glass: EMERGENCY)."""
+        group = self._groups.get((patient, decision, purpose))
         if group is None:
-            group = self._groups[patient, decision] = []
+            group = self._groups[patient, decision, purpose] = []
         group.append((field, path))
 
     async def flush(self) -> None:
-        """Write everything collected so far, all or nothing. Raises if the write fails."""
+        """Write everything collected so far, all or nothing. Raises if the write fails, and
+        `ExportBudgetExceeded` (once written) if the request took its actor past the budget."""
         groups, self._groups = self._groups, {}
         rows: list[Row] = [
-            (patient, decision.value, accessed) for (patient, decision), accessed in groups.items()
+            (patient, decision.value, (purpose or self._purpose).value, accessed)
+            for (patient, decision, purpose), accessed in groups.items()
         ]
-        await write_records(self._shared, rows)
+        identified = sorted({key[0] for key in groups if key[1] in IDENTIFIED})
+        window = Window(hour_of(self._shared.at), identified) if identified else None
+        readers = await write_records(self._shared, rows, window)
+        if window is not None and readers > self._budget:
+            raise ExportBudgetExceeded(window.hour)

@@ -1,4 +1,5 @@
-"""Security events (logins, MFA, lockouts, logouts...): one audit row each, written at once.
+"""Security events (logins, MFA, lockouts, logouts, break-glass, export alerts...): one audit
+row each, written at once.
 
 Callers write the event before acting on it: if the audit store is down, the action fails.
 """
@@ -28,6 +29,9 @@ class AuthEvent(StrEnum):
     PIN_FAILED = "PIN_FAILED"
     DEVICE_REVOKED = "DEVICE_REVOKED"
     SESSION_UNLOCKED = "SESSION_UNLOCKED"
+    BREAK_GLASS_OPENED = "BREAK_GLASS_OPENED"
+    BREAK_GLASS_CLOSED = "BREAK_GLASS_CLOSED"
+    EXPORT_BUDGET_EXCEEDED = "EXPORT_BUDGET_EXCEEDED"
 
 
 class OpsEvent(StrEnum):
@@ -73,8 +77,10 @@ async def record_event(
     purpose: Purpose = Purpose.SECURITY,
     detail: str | None = None,
     client: str | None = None,
+    patient: str | None = None,
 ) -> None:
-    """`detail`: what an operation did (key version, counts, archive id), never a secret."""
+    """`detail`: what an operation did (key version, counts, archive id), never a secret;
+    `patient`: the public id of the patient the event concerns, if any."""
     await AuditEvent.create(
         at=at,
         request_id=request_id,
@@ -85,4 +91,5 @@ async def record_event(
         ip=ip,
         detail=detail,
         client=client,
+        patient=patient,
     )

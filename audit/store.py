@@ -1,9 +1,13 @@
 """Writes a request's audit records as one statement, whatever their number.
 
 What all records of a request share (time, request, actor, role...) is bound once; the part
-that varies (patient, decision, the fields accessed) travels as one array parameter that the
-database expands itself (`unnest` on PostgreSQL, `json_each` on SQLite): one round trip, one
-statement, all or nothing, and no per-record ORM objects on the hot path.
+that varies (patient, decision, purpose, the fields accessed) travels as one array parameter
+that the database expands itself (`unnest` on PostgreSQL, `json_each` on SQLite): one round
+trip, one statement, all or nothing, and no per-record ORM objects on the hot path.
+
+When the request resolved identified PHI, the same round trip adds its patients to the actor's
+export window of the hour and counts the window (PostgreSQL: one statement whose CTEs insert
+the audit records and the window rows; SQLite, embedded: three statements, one transaction).
 """
 
 from __future__ import annotations
@@ -14,23 +18,40 @@ from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
-SHARED = ("at", "request_id", "event", "actor", "role", "client", "purpose", "ip")
-VARYING = ("patient", "decision", "phi_fields")
+SHARED = ("at", "request_id", "event", "actor", "role", "client", "ip")
+VARYING = ("patient", "decision", "purpose", "phi_fields")
 _COLUMNS = ", ".join(SHARED + VARYING)
-_SHARED_PG = ", ".join(f"${i}" + ("::timestamptz" if i == 1 else "") for i in range(1, 9))
+_SHARED_PG = ", ".join(f"${i}" + ("::timestamptz" if i == 1 else "") for i in range(1, 8))
 
 _POSTGRES = (
     f"INSERT INTO audit_event ({_COLUMNS}) SELECT {_SHARED_PG}, "  # noqa: S608 - constants only
-    "r.patient, r.decision, r.phi_fields "
-    "FROM unnest($9::text[], $10::text[], $11::text[]) AS r(patient, decision, phi_fields)"
+    "r.patient, r.decision, r.purpose, r.phi_fields FROM "
+    "unnest($8::text[], $9::text[], $10::text[], $11::text[]) AS r(patient, decision, purpose, "
+    "phi_fields)"
+)
+# Data-modifying CTEs always run to completion, read or not; the final SELECT sees the window
+# as it was before this statement, plus the rows the statement added.
+_POSTGRES_WINDOWED = (
+    f"WITH audit AS ({_POSTGRES} RETURNING 1), "  # noqa: S608 - constants only
+    "added AS (INSERT INTO export_window (actor, hour, patient) "
+    "SELECT $4, $12, p FROM unnest($13::text[]) AS p ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM export_window WHERE actor = $4 AND hour = $12) "
+    "+ (SELECT count(*) FROM added) AS n"
 )
 # json_extract of an array yields its JSON text: the field list is stored as JSON as it is.
 _SQLITE = (
-    f"INSERT INTO audit_event ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, "  # noqa: S608
-    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') "
-    "FROM json_each(?)"
+    f"INSERT INTO audit_event ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, "  # noqa: S608
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]') FROM json_each(?)"
 )
+# `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT, not a join.
+_SQLITE_WINDOW = (
+    "INSERT INTO export_window (actor, hour, patient) SELECT ?, ?, value FROM json_each(?) "
+    "WHERE true ON CONFLICT DO NOTHING"
+)
+_SQLITE_COUNT = "SELECT count(*) AS n FROM export_window WHERE actor = ? AND hour = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +64,46 @@ class Shared:
     actor: str
     role: str
     client: str | None
-    purpose: str
     ip: str | None
 
 
-Row = tuple[str, str, Sequence[tuple[str, str]]]
-"""patient, decision, and the (field, path) pairs accessed"""
+Row = tuple[str, str, str, Sequence[tuple[str, str]]]
+"""patient, decision, purpose, and the (field, path) pairs accessed"""
 
 
-async def write_records(shared: Shared, rows: Sequence[Row]) -> None:
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The patients whose identified PHI the request resolved, and the hour they count in."""
+
+    hour: int
+    patients: Sequence[str]
+
+
+async def write_records(shared: Shared, rows: Sequence[Row], window: Window | None) -> int:
+    """Returns the distinct patients in the actor's window after this write (0 without one)."""
     if not rows:
-        return
+        return 0
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
-        patients, decisions, accessed = zip(*rows, strict=True)
+        patients, decisions, purposes, accessed = zip(*rows, strict=True)
         encoded = [json.dumps(pairs, separators=(",", ":")) for pairs in accessed]
-        await connection.execute_query(
-            _POSTGRES, [*astuple(shared), list(patients), list(decisions), encoded]
+        values = [*astuple(shared), list(patients), list(decisions), list(purposes), encoded]
+        if window is None:
+            await connection.execute_query(_POSTGRES, values)
+            return 0
+        counted = await connection.execute_query_dict(
+            _POSTGRES_WINDOWED, [*values, window.hour, list(window.patients)]
         )
-    else:
-        # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
-        values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:]]
-        await connection.execute_query(_SQLITE, [*values, json.dumps(rows)])
+        return int(counted[0]["n"])
+    # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
+    values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:], json.dumps(rows)]
+    if window is None:
+        await connection.execute_query(_SQLITE, values)
+        return 0
+    async with in_transaction() as transaction:
+        await transaction.execute_query(_SQLITE, values)
+        await transaction.execute_query(
+            _SQLITE_WINDOW, [shared.actor, window.hour, json.dumps(list(window.patients))]
+        )
+        counted = await transaction.execute_query_dict(_SQLITE_COUNT, [shared.actor, window.hour])
+    return int(counted[0]["n"])

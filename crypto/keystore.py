@@ -7,6 +7,7 @@ import secrets
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from crypto.audit_mac import AuditKeys
 from crypto.keyring import Keyring
 from crypto.provider import KeyProvider
 from models.keys import DataKey, KeyPurpose
@@ -23,6 +24,8 @@ async def _create_initial_keys(provider: KeyProvider) -> None:
     try:
         async with in_transaction():
             for purpose in KeyPurpose:
+                if await DataKey.exists(purpose=purpose):
+                    continue
                 key = secrets.token_bytes(DATA_KEY_BYTES)
                 await DataKey.create(
                     purpose=purpose,
@@ -33,6 +36,9 @@ async def _create_initial_keys(provider: KeyProvider) -> None:
     except IntegrityError:
         # Another worker created them first; theirs are the keys.
         pass
+
+
+_KEYRING_PURPOSES = (KeyPurpose.DATA, KeyPurpose.BLIND_INDEX)
 
 
 async def _unwrap_all(
@@ -48,10 +54,10 @@ async def _unwrap_all(
 
 async def load_keyring(provider: KeyProvider) -> Keyring:
     """Unwrap every data key, creating the first versions on a new database."""
-    rows = await DataKey.all()
+    rows = await DataKey.filter(purpose__in=_KEYRING_PURPOSES)
     if not rows:
         await _create_initial_keys(provider)
-        rows = await DataKey.all()
+        rows = await DataKey.filter(purpose__in=_KEYRING_PURPOSES)
     data, index = await _unwrap_all(provider, rows)
     return Keyring(data, primary=max(data), index_key=index[max(index)])
 
@@ -89,4 +95,19 @@ async def create_data_key(provider: KeyProvider, version: int) -> DataKey:
         wrapped=provider.wrap(
             secrets.token_bytes(DATA_KEY_BYTES), _context(KeyPurpose.DATA, version)
         ),
+    )
+
+
+async def load_audit_keys(provider: KeyProvider, *, create: bool = True) -> AuditKeys:
+    """The audit seal keys by version; a database from before audit sealing gets its first
+    (unless `create` is false: verification never writes)."""
+    rows = await DataKey.filter(purpose=KeyPurpose.AUDIT)
+    if not rows and create:
+        await _create_initial_keys(provider)
+        rows = await DataKey.filter(purpose=KeyPurpose.AUDIT)
+    return AuditKeys(
+        {
+            row.version: provider.unwrap(row.wrapped, _context(row.purpose, row.version))
+            for row in rows
+        }
     )

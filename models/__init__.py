@@ -1,7 +1,8 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
-from models.audit import AuditEvent
+from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
+from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
 from models.keys import DataKey, KeyPurpose
 from models.oauth import (
@@ -19,8 +20,10 @@ from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant,
 __all__ = [
     "AccessToken",
     "AuditEvent",
+    "AuditSeal",
     "AuthSession",
     "AuthorizationCode",
+    "BreakGlassGrant",
     "CareTeamAssignment",
     "ClientAssertion",
     "ClientAuthMethod",
@@ -30,6 +33,7 @@ __all__ = [
     "Diagnosis",
     "Encounter",
     "EncounterKind",
+    "ExportWindow",
     "KeyPurpose",
     "OAuthClient",
     "Observation",

@@ -1,4 +1,7 @@
-"""Audit records (HIPAA 164.312(b)). Identifiers only: public ids, never PHI values."""
+"""Audit records (HIPAA 164.312(b)). Identifiers only: public ids, never PHI values.
+
+Both tables are append-only: migration 0008 installs triggers that refuse UPDATE and DELETE.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from tortoise.models import Model
 
 class AuditEvent(Model):
     """One security event, or the PHI fields one request resolved on one patient with one
-    decision. Grouping a request's field accesses by (patient, decision) keeps every field on
+    decision and purpose. Grouping a request's field accesses this way keeps every field on
     record while writing a row per patient instead of a row per field (bench/README.md)."""
 
     id = fields.BigIntField(primary_key=True)
@@ -28,6 +31,8 @@ class AuditEvent(Model):
     """What an operation did (key version, counts, archive id); never PHI or a secret."""
     phi_fields = fields.TextField(null=True)
     """JSON list of `[field, path]` pairs, e.g. `[["Patient.ssn", "patient.ssn"]]`."""
+    recorded_at = fields.DatetimeField(db_default=fields.Now())
+    """When the database stored the row (its clock, not the app's): the sealer's settle rule."""
 
     class Meta:
         table = "audit_event"
@@ -36,3 +41,45 @@ class AuditEvent(Model):
     def accessed(self) -> list[tuple[str, str]]:
         """The `(field, path)` pairs this record covers, in the order they were resolved."""
         return [(field, path) for field, path in json.loads(self.phi_fields or "[]")]
+
+
+class AuditSeal(Model):
+    """One sealed batch of audit rows: the ids after the previous batch up to `last_id`.
+
+    `entries` holds, per row in id order, its id (8 bytes) and the first 16 bytes of the
+    SHA-256 of its canonical encoding, so verification names the row that changed, vanished or
+    appeared. `digest` chains the batch to the previous one; `mac` authenticates the digest
+    under the audit key (wrapped by the key provider), so recomputing the chain without the
+    master key is caught as well."""
+
+    id = fields.BigIntField(primary_key=True)
+    batch = fields.BigIntField(unique=True)
+    """1, 2, 3...: unique, so two sealers racing cannot both append the same batch."""
+    first_id = fields.BigIntField()
+    last_id = fields.BigIntField()
+    row_count = fields.IntField()
+    entries = fields.BinaryField()
+    prev_digest = fields.BinaryField()
+    digest = fields.BinaryField()
+    key_version = fields.IntField()
+    mac = fields.BinaryField()
+    sealed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_seal"
+
+
+class ExportWindow(Model):
+    """A distinct patient whose PHI an actor resolved in one clock hour (the export budget).
+
+    Not part of the audit trail: past windows are pruned by the sealer."""
+
+    id = fields.BigIntField(primary_key=True)
+    actor = fields.CharField(max_length=64)
+    hour = fields.BigIntField()
+    """Hours since the Unix epoch (UTC)."""
+    patient = fields.CharField(max_length=40)
+
+    class Meta:
+        table = "export_window"
+        unique_together = (("actor", "hour", "patient"),)

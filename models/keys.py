@@ -12,6 +12,8 @@ from tortoise.models import Model
 class KeyPurpose(StrEnum):
     DATA = "data"
     BLIND_INDEX = "blind_index"
+    AUDIT = "audit"
+    """Authenticates the audit chain's seals."""
 
 
 class DataKey(Model):

@@ -101,3 +101,21 @@ PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = MappingProxyType(
         ProxyScope.CLINICAL: _CLINICAL,
     }
 )
+
+EXPORT_BUDGET: Mapping[Role, int] = MappingProxyType(
+    {
+        Role.PHYSICIAN: 500,
+        Role.NURSE: 500,
+        Role.FRONT_DESK: 1000,
+        Role.BILLING: 2000,
+        Role.PATIENT: 20,
+        Role.RESEARCHER: 0,
+        Role.AUDITOR: 200,
+        Role.ADMIN: 0,
+    }
+)
+"""Distinct patients whose identified PHI (ALLOW or MASK) a principal may read per clock hour.
+Roles that never read identified PHI get 0. `PHIGATE_EXPORT_BUDGET` overrides per role."""
+
+BREAK_GLASS_ROLES: frozenset[Role] = frozenset({Role.PHYSICIAN})
+"""Who may open an emergency grant to a patient outside their care team."""

@@ -15,13 +15,13 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from models import CareTeamAssignment, Encounter, Patient, ProxyGrant
+from models import BreakGlassGrant, CareTeamAssignment, Encounter, Patient, ProxyGrant
 from models.compiled import CompiledQueries
-from permissions.policy import PROXY_CATEGORIES, ROW_SCOPE, RowScope
+from permissions.policy import BREAK_GLASS_ROLES, PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import reports_only
-from permissions.roles import Category, ProxyScope
+from permissions.roles import Category, ProxyScope, Purpose
 from permissions.scopes import scope_categories, sees_patients
 
 
@@ -35,6 +35,8 @@ class Subject:
     token to its scopes' categories (both: the intersection)."""
     report: ReportScope | None = None
     """Set when read through a report: every field is de-identified, ids are pseudonyms."""
+    purpose: Purpose | None = None
+    """None: the principal's purpose. Access under a break-glass grant: EMERGENCY."""
 
     def reference(self, public_id: str) -> str:
         """The id to show for a record of this subject: its pseudonym in a report."""
@@ -50,6 +52,7 @@ class RowAccess:
         self._scope_categories = (
             None if principal.scopes is None else scope_categories(principal.scopes)
         )
+        self._emergency: frozenset[int] | None = None
 
     async def patients(self) -> QuerySet[Patient]:
         if not self._identified():
@@ -61,6 +64,8 @@ class RowAccess:
         scope, key = self._scope_key()
         if key is None:
             return Patient.filter(id__in=[])
+        if scope is RowScope.CARE_TEAM and (emergency := await self._emergency_patients(key)):
+            return Patient.filter(Q(id__in=Subquery(_assigned(key))) | Q(id__in=list(emergency)))
         pure = _PURE.get(scope)
         return pure(key) if pure is not None else await self._self_and_proxy(key)
 
@@ -73,7 +78,7 @@ class RowAccess:
         if key is None:
             return None
         pure = _PURE.get(scope)
-        if pure is None:
+        if pure is None or (scope is RowScope.CARE_TEAM and await self._emergency_patients(key)):
             return await (await self.role_scope()).filter(public_id=public_id).first()
 
         def build(values: Mapping[str, Any]) -> QuerySet[Patient]:
@@ -95,8 +100,11 @@ class RowAccess:
 
     def subject(self, patient: Patient) -> Subject:
         categories = None
+        purpose = None
         if self._proxy is not None and patient.user_id != self.principal.user_pk:  # type: ignore[attr-defined]
             categories = self._proxy.get(patient.id, frozenset())
+        elif self._emergency and patient.id in self._emergency:
+            purpose = Purpose.EMERGENCY
         if self._scope_categories is not None:
             # An OAuth2 token sees no category its scopes do not name, whatever else allows it.
             categories = (
@@ -104,7 +112,19 @@ class RowAccess:
                 if categories is None
                 else categories & self._scope_categories
             )
-        return Subject(patient.public_id, categories)
+        return Subject(patient.public_id, categories, purpose=purpose)
+
+    async def _emergency_patients(self, user_pk: int) -> frozenset[int]:
+        """Patients outside the care team the caller reaches through a live break-glass grant;
+        read once per request (compiled: every physician request asks)."""
+        if self._emergency is None:
+            granted: frozenset[int] = frozenset()
+            if self.principal.role in BREAK_GLASS_ROLES:
+                now = datetime.now(UTC)
+                grants = await _GRANTS.select("open", _open_grants, user=user_pk)
+                granted = frozenset(g.patient_id for g in grants if g.expires_at > now)  # type: ignore[attr-defined]
+            self._emergency = granted
+        return self._emergency
 
     async def _self_and_proxy(self, user_pk: int) -> QuerySet[Patient]:
         if self._proxy is None:
@@ -120,9 +140,20 @@ class RowAccess:
         return Patient.filter(Q(user_id=user_pk) | Q(id__in=list(self._proxy)))
 
 
+def _assigned(user_pk: int) -> QuerySet[CareTeamAssignment]:
+    return CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True).values("patient_id")  # type: ignore[return-value]
+
+
 def _care_team(user_pk: int) -> QuerySet[Patient]:
-    assigned = CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True)
-    return Patient.filter(id__in=Subquery(assigned.values("patient_id")))
+    return Patient.filter(id__in=Subquery(_assigned(user_pk)))
+
+
+def _open_grants(values: Mapping[str, Any]) -> QuerySet[BreakGlassGrant]:
+    # Expiry is checked by the caller: a timestamp in the query would stop it compiling.
+    user_pk = values["user"]
+    return BreakGlassGrant.filter(user_id=user_pk, closed_at__isnull=True).exclude(
+        patient_id__in=Subquery(_assigned(user_pk))
+    )
 
 
 def _with_encounters(_: int) -> QuerySet[Patient]:
@@ -176,3 +207,4 @@ _PURE: Mapping[RowScope, Callable[[int], QuerySet[Patient]]] = MappingProxyType(
 scope reads the caller's grants first, so it runs through the ORM."""
 
 _BY_PUBLIC_ID = CompiledQueries(Patient)
+_GRANTS = CompiledQueries(BreakGlassGrant)

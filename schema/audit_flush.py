@@ -2,18 +2,21 @@
 the FORBIDDEN errors of denied fields.
 
 If the write fails the whole result is replaced by an AUDIT_UNAVAILABLE error: PHI is returned
-only once its audit records are committed.
+only once its audit records are committed. A request that takes its actor past the export
+budget is withheld the same way, with EXPORT_BUDGET_EXCEEDED, and raises an alert.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from strawberry.extensions import SchemaExtension
 
+from audit.budget import ExportBudgetExceeded, alert
 from schema.context import RequestContext
-from schema.errors import AuditUnavailable
+from schema.errors import AuditUnavailable, BudgetExceeded
 
 log = logging.getLogger("phigate.audit")
 
@@ -26,6 +29,9 @@ class AuditFlush(SchemaExtension):
             raise AuditUnavailable()
         try:
             await context.phi.audit.flush()
+        except ExportBudgetExceeded as exceeded:
+            await self._alert(context, exceeded)
+            raise BudgetExceeded() from None
         except Exception as exc:
             # Raising here makes strawberry discard the execution result: data becomes null.
             log.error("audit write failed (%s); response withheld", type(exc).__name__)
@@ -34,3 +40,10 @@ class AuditFlush(SchemaExtension):
         result = self.execution_context.result
         if denied and result is not None:
             result.errors = [*(result.errors or []), *denied]
+
+    async def _alert(self, context: RequestContext, exceeded: ExportBudgetExceeded) -> None:
+        try:
+            await alert(context.principal, exceeded.hour, datetime.now(UTC))
+        except Exception as exc:
+            # The data is withheld either way; the request's own records are written.
+            log.error("export budget alert failed (%s)", type(exc).__name__)

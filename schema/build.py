@@ -24,6 +24,7 @@ from schema.audit_flush import AuditFlush
 from schema.errors import PhigateError
 from schema.inventory import phi_fields
 from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
+from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
@@ -86,6 +87,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
         rules.append(NoSchemaIntrospectionCustomRule)
     return PhigateSchema(
         query=Query,
+        mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -39,3 +39,11 @@ class PhiUnavailable(PhigateError):
 class AuditUnavailable(PhigateError):
     code = "AUDIT_UNAVAILABLE"
     default_message = "The audit trail could not be written, so no data is returned"
+
+
+class BudgetExceeded(PhigateError):
+    code = "EXPORT_BUDGET_EXCEEDED"
+    default_message = (
+        "Too many distinct patients read this hour; no data is returned and the access is "
+        "flagged for review"
+    )

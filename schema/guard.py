@@ -93,7 +93,9 @@ class PhiGuard(FieldExtension):
         decision = plan.decide(session.principal, subject)
         path = info.path
         label = self.label or f"{info.parent_type.name}.{info.field_name}"
-        session.audit.phi_access(subject.patient_id, label, session.path_of(path), decision)
+        session.audit.phi_access(
+            subject.patient_id, label, session.path_of(path), decision, subject.purpose
+        )
         if decision is Decision.DENY:
             session.denied.append((info, path))
             return None

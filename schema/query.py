@@ -7,8 +7,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from resolvers import audit as audit_resolvers
 from resolvers import patients as patient_resolvers
-from schema import types
+from schema import audit_types, types
 from schema.report import Report, open_report
 
 
@@ -37,3 +38,29 @@ class Query:
     )
     def report(self, info: Info[Any, None]) -> Report | None:
         return open_report(info.context)
+
+    @strawberry.field(description="Auditors: audit records, newest first, 100 at most per page.")
+    async def audit_events(
+        self,
+        info: Info[Any, None],
+        filter: audit_types.AuditFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> audit_types.AuditRecordConnection:
+        return await audit_resolvers.audit_events(info.context, filter, first, after)
+
+    @strawberry.field(description="Patients: who else read your record, when and why.")
+    async def my_access_log(
+        self, info: Info[Any, None], first: int = 20, after: str | None = None
+    ) -> audit_types.DisclosureConnection:
+        return await audit_resolvers.my_access_log(info.context, first, after)
+
+    @strawberry.field(description="Auditors: break-glass grants for review, newest first.")
+    async def break_glass_grants(
+        self,
+        info: Info[Any, None],
+        open: bool | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> audit_types.BreakGlassGrantConnection:
+        return await audit_resolvers.break_glass_grants(info.context, open, first, after)

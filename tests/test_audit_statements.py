@@ -1,5 +1,8 @@
 """Exactly one audit write per request, whatever the number of PHI fields, counted by the
-database engine itself (SQLite's statement trace, PostgreSQL's pg_stat_statements)."""
+database engine itself (SQLite's statement trace, PostgreSQL's pg_stat_statements).
+
+On PostgreSQL the audit INSERT is a CTE of the statement that also adds the request's patients
+to the export window, so statements are matched by what they contain, not how they start."""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ async def audit_inserts() -> AsyncIterator[Callable[[], int]]:
         rows = await conn.execute_query_dict(
             "SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND query ILIKE 'INSERT INTO audit_event%'"
+            "AND query ILIKE '%INSERT INTO audit_event%'"
         )
         counted.append(int(rows[0]["n"]))
         return
@@ -45,9 +48,7 @@ async def audit_inserts() -> AsyncIterator[Callable[[], int]]:
     driver = conn._connection  # aiosqlite runs sqlite3 in its own thread: trace it there
     await driver._execute(driver._conn.set_trace_callback, statements.append)
     try:
-        yield lambda: sum(
-            s.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT") for s in statements
-        )
+        yield lambda: sum("INSERT INTO AUDIT_EVENT" in s.upper() for s in statements)
     finally:
         await driver._execute(driver._conn.set_trace_callback, None)
 

@@ -1,0 +1,68 @@
+"""`phigate audit seal|verify`: the audit hash chain from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from api import db
+from api.keys import key_provider
+from api.settings import Settings
+from audit.sealer import seal_pending
+from audit.verify import verify_chain
+from crypto.errors import CryptoError
+from crypto.keystore import load_audit_keys
+
+
+def add_parser(subparsers: Any) -> None:
+    audit = subparsers.add_parser("audit", help="seal and verify the audit trail")
+    commands = audit.add_subparsers(dest="audit_command", required=True)
+    seal = commands.add_parser("seal", help="seal settled audit rows into the hash chain now")
+    seal.add_argument(
+        "--settle",
+        type=int,
+        default=None,
+        help="seal rows recorded at least this many seconds ago (PHIGATE_AUDIT_SETTLE_SECONDS)",
+    )
+    commands.add_parser("verify", help="check the chain and every sealed row (never writes)")
+
+
+async def _seal(settings: Settings, args: argparse.Namespace) -> int:
+    settle = settings.audit_settle if args.settle is None else timedelta(seconds=args.settle)
+    keys = await load_audit_keys(key_provider(settings))
+    sealed = await seal_pending(keys, settle)
+    print(f"sealed {sealed} audit rows")
+    return 0
+
+
+async def _verify(settings: Settings, _: argparse.Namespace) -> int:
+    keys = await load_audit_keys(key_provider(settings), create=False)
+    report = await verify_chain(keys)
+    if report.problem is not None:
+        print(f"FAILED: {report.problem}")
+        return 1
+    print(
+        f"OK: {report.batches} batches, {report.sealed_rows} sealed rows, "
+        f"{report.unsealed_rows} not sealed yet; head digest {report.head_digest.hex()}"
+    )
+    return 0
+
+
+_COMMANDS = {"seal": _seal, "verify": _verify}
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    await db.connect(settings.database_url)
+    try:
+        return await _COMMANDS[args.audit_command](settings, args)
+    except CryptoError:
+        print("audit key unavailable: is PHIGATE_MASTER_KEY the one this database was made with?")
+        return 2
+    finally:
+        await db.disconnect()
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run(settings, args))

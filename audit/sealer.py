@@ -1,0 +1,140 @@
+"""Seals settled audit rows into the hash chain, off the request path.
+
+Which rows are safe to seal: ids come from a sequence, so with concurrent writers a slow
+insert could commit after a row with a higher id. The sealer therefore seals only a prefix of
+the unsealed rows (in id order) whose `recorded_at` (the database's clock at insert) is older
+than the settle window: a row with a lower id that is still uncommitted would need an insert
+statement open for longer than that window. Audit writes are single autocommit statements,
+so this does not happen; if it ever did, `audit verify` would name that row as inserted.
+
+Two sealers never append the same batch: the batch number is unique, and on PostgreSQL a
+transaction-scoped advisory lock lets one worker seal at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from itertools import takewhile
+from typing import Any, Protocol
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from audit.budget import prune_windows
+from audit.chain import COLUMNS, GENESIS, batch_digest, pack_entries, row_hash
+from crypto.audit_mac import AuditKeys
+from models import AuditEvent, AuditSeal
+
+log = logging.getLogger("phigate.audit")
+
+BATCH_SIZE = 1000
+_LOCK_KEY = 0x70686967617465  # "phigate": the advisory lock of the audit sealer
+
+
+class SealerSettings(Protocol):
+    @property
+    def audit_settle(self) -> timedelta: ...
+
+    @property
+    def audit_seal_interval(self) -> timedelta: ...
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def seal_pending(keys: AuditKeys, settle: timedelta, batch_size: int = BATCH_SIZE) -> int:
+    """Seal every settled, unsealed row in batches; returns how many rows were sealed."""
+    total = 0
+    while True:
+        try:
+            sealed = await _seal_batch(keys, settle, batch_size)
+        except IntegrityError:
+            # Another sealer appended this batch number first; its seal stands.
+            return total
+        total += sealed
+        if sealed < batch_size:
+            return total
+
+
+async def _locked(connection: BaseDBAsyncClient) -> bool:
+    if connection.capabilities.dialect != "postgres":
+        return True  # SQLite: the transaction itself serialises writers
+    rows = await connection.execute_query_dict(
+        "SELECT pg_try_advisory_xact_lock($1) AS ok", [_LOCK_KEY]
+    )
+    return bool(rows[0]["ok"])
+
+
+async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> int:
+    cutoff = datetime.now(UTC) - settle
+    async with in_transaction() as connection:
+        if not await _locked(connection):
+            return 0
+        head = await AuditSeal.all().using_db(connection).order_by("-batch").first()
+        pending = AuditEvent.all().using_db(connection)
+        if head is not None:
+            pending = pending.filter(id__gt=head.last_id)
+        rows: list[tuple[Any, ...]] = (
+            await pending.order_by("id").limit(batch_size).values_list(*COLUMNS)
+        )
+        settled = list(takewhile(lambda row: as_utc(row[-1]) <= cutoff, rows))
+        if not settled:
+            return 0
+        batch = head.batch + 1 if head else 1
+        prev_digest = bytes(head.digest) if head else GENESIS
+        first_id, last_id = settled[0][0], settled[-1][0]
+        entries = pack_entries([(row[0], row_hash(row)) for row in settled])
+        digest = batch_digest(prev_digest, batch, first_id, last_id, entries)
+        version = keys.primary
+        await AuditSeal.create(
+            using_db=connection,
+            batch=batch,
+            first_id=first_id,
+            last_id=last_id,
+            row_count=len(settled),
+            entries=entries,
+            prev_digest=prev_digest,
+            digest=digest,
+            key_version=version,
+            mac=keys.mac(digest, version),
+            sealed_at=datetime.now(UTC),
+        )
+    return len(settled)
+
+
+async def run_sealer(
+    keys: AuditKeys, settle: timedelta, interval: timedelta, stop: asyncio.Event
+) -> None:
+    """Seal (and prune past export windows) every `interval` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await seal_pending(keys, settle)
+            await prune_windows(datetime.now(UTC))
+        except Exception as exc:
+            # By type only: driver messages may quote statements. Retried next round.
+            log.error("audit sealing failed (%s); will retry", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+
+
+@contextlib.asynccontextmanager
+async def background_sealer(settings: SealerSettings, keys: AuditKeys) -> AsyncIterator[None]:
+    """Runs the sealer beside the app; a zero interval leaves sealing to `phigate audit seal`."""
+    if not settings.audit_seal_interval:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_sealer(keys, settings.audit_settle, settings.audit_seal_interval, stop)
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
