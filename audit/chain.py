@@ -18,7 +18,7 @@ from typing import Any
 
 COLUMNS = (
     "id", "at", "request_id", "event", "actor", "role", "client", "purpose", "ip", "patient",
-    "decision", "phi_fields", "recorded_at",
+    "decision", "phi_fields", "detail", "recorded_at",
 )  # fmt: skip
 """Every column of `audit_event`: a column added later must be added here (a test checks)."""
 
