@@ -5,14 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 APP = "phigate"
 
 
+async def _keep_session(_: Any) -> None:
+    """Pool release without asyncpg's default reset (`RESET ALL; UNLISTEN *; ...`): that is a
+    round trip per query, as Tortoise takes a pooled connection per statement. phigate never
+    changes session state (no SET, LISTEN, cursors or session advisory locks; the sealer's lock
+    is transaction-scoped), and an open transaction is still rolled back by the pool itself."""
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith(("postgres://", "asyncpg://")):
+        return database_url
+    connection = expand_db_url(database_url)
+    connection["credentials"]["reset"] = _keep_session
+    return connection
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             APP: {
                 "models": ["models"],
