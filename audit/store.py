@@ -67,8 +67,8 @@ class Shared:
     ip: str | None
 
 
-Row = tuple[str, str, str, Sequence[tuple[str, str]]]
-"""patient, decision, purpose, and the (field, path) pairs accessed"""
+Row = tuple[str, str, str, str]
+"""patient, decision, purpose, and the JSON list of `[field, path]` pairs accessed"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +86,7 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         patients, decisions, purposes, accessed = zip(*rows, strict=True)
-        encoded = [json.dumps(pairs, separators=(",", ":")) for pairs in accessed]
-        values = [*astuple(shared), list(patients), list(decisions), list(purposes), encoded]
+        values = [*astuple(shared), list(patients), list(decisions), list(purposes), list(accessed)]
         if window is None:
             await connection.execute_query(_POSTGRES, values)
             return 0
@@ -96,7 +95,9 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
         )
         return int(counted[0]["n"])
     # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
-    values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:], json.dumps(rows)]
+    # Public ids, decisions and purposes need no escaping, and the field lists are JSON already.
+    encoded = ",".join(f'["{p}","{d}","{u}",{fields}]' for p, d, u, fields in rows)
+    values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:], f"[{encoded}]"]
     if window is None:
         await connection.execute_query(_SQLITE, values)
         return 0

@@ -52,25 +52,38 @@ class PhiSession:
         return f"{prefix}.{path.key}" if prefix else str(path.key)
 
     def denied_errors(self) -> list[GraphQLError]:
-        # A field denied on every row of a page shares one query location: it is computed once
-        # (graphql-core would scan the query text again for each error).
+        # A field denied on every row of a page is located once (graphql-core would scan the
+        # query text again for each error); the other denials copy that error with their path.
         located: dict[int, GraphQLError] = {}
-        errors = []
+        errors: list[GraphQLError] = []
         for info, path in self.denied:
             first = located.get(id(info.field_nodes[0]))
-            error = GraphQLError(
-                Forbidden.default_message,
-                nodes=None if first else info.field_nodes,
-                path=path.as_list(),
-                original_error=Forbidden(),
-                extensions={"code": Forbidden.code},
-            )
             if first is None:
-                located[id(info.field_nodes[0])] = error
+                first = located[id(info.field_nodes[0])] = GraphQLError(
+                    Forbidden.default_message,
+                    nodes=info.field_nodes,
+                    path=path.as_list(),
+                    original_error=Forbidden(),
+                    extensions={"code": Forbidden.code},
+                )
+                errors.append(first)
             else:
-                error.nodes, error.locations = first.nodes, first.locations
-            errors.append(error)
+                errors.append(_Denial(first, path.as_list()))
         return errors
+
+
+class _Denial(GraphQLError):
+    """Another denial of a field already located: that error's message, location and cause,
+    its own path. Built without graphql-core's per-error location and traceback work."""
+
+    def __init__(self, located: GraphQLError, path: list[str | int]) -> None:
+        Exception.__init__(self, located.message)
+        self.message = located.message
+        self.path = path
+        self.nodes, self.source = located.nodes, located.source
+        self.positions, self.locations = located.positions, located.locations
+        self.original_error, self.cause = located.original_error, located.cause
+        self.extensions = dict(located.extensions or {})
 
 
 class PhiGuard(FieldExtension):
