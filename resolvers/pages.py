@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from resolvers.patients import MAX_PAGE
+from resolvers.patients import check_page_size
 from schema import types
 from schema.audit_types import Connection, Edge
 from schema.errors import BadInput
@@ -42,8 +42,7 @@ def _decode(cursor: str) -> int:
 
 
 async def newest_first(query: QuerySet[Row], first: int, after: str | None) -> Page[Row]:
-    if not 1 <= first <= MAX_PAGE:
-        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+    check_page_size(first)
     if after is not None:
         query = query.filter(id__lt=_decode(after))
     rows = await query.order_by("-id").limit(first + 1)
