@@ -183,6 +183,18 @@ async def test_token_requests_that_fail_are_refused_and_audited(
         assert secret not in str(row.__dict__)
 
 
+async def test_basic_credentials_that_are_not_utf8_are_a_bad_request(
+    session_client: httpx.AsyncClient, session_world: World
+) -> None:
+    undecodable = base64.b64encode(b"\xff\xfe:\xfa").decode()
+    for endpoint in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+        response = await session_client.post(
+            endpoint, data={"grant_type": "client_credentials", "token": "x"},
+            headers={"authorization": f"Basic {undecodable}"},
+        )  # fmt: skip
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
 async def test_client_secret_post_client(
     session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
     clock: ManualClock,
