@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from audit.events import Actor, AuthEvent, record_event
+from audit.events import AuthEvent, record_principal_event
 from models import AuditEvent, ExportWindow
 from permissions.principal import Principal
 
@@ -35,13 +35,7 @@ async def alert(principal: Principal, hour: int, at: datetime) -> None:
     event = AuthEvent.EXPORT_BUDGET_EXCEEDED
     if await AuditEvent.filter(actor=principal.actor, event=event.value, at__gte=start).exists():
         return
-    await record_event(
-        event,
-        Actor(principal.actor, principal.role.value),
-        at=at,
-        request_id=principal.request_id,
-        ip=principal.ip,
-    )
+    await record_principal_event(event, principal, at=at)
 
 
 async def prune_windows(now: datetime) -> None:

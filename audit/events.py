@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from models import AuditEvent
+from permissions.principal import Principal
 from permissions.roles import Purpose
 
 
@@ -91,5 +92,19 @@ async def record_event(
         ip=ip,
         detail=detail,
         client=client,
+        patient=patient,
+    )
+
+
+async def record_principal_event(
+    event: AuthEvent, principal: Principal, *, at: datetime, patient: str | None = None
+) -> None:
+    """An event a GraphQL request causes, recorded as the request's principal."""
+    await record_event(
+        event,
+        Actor(principal.actor, principal.role.value),
+        at=at,
+        request_id=principal.request_id,
+        ip=principal.ip,
         patient=patient,
     )

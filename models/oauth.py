@@ -20,6 +20,25 @@ class ClientAuthMethod(StrEnum):
     PRIVATE_KEY_JWT = "private_key_jwt"
 
 
+def _owning_client(related_name: str) -> fields.ForeignKeyRelation[OAuthClient]:
+    """The client a row was issued to; the row goes with the client's row."""
+    return fields.ForeignKeyField(
+        "phigate.OAuthClient", related_name=related_name, on_delete=fields.CASCADE
+    )
+
+
+def _acting_user(related_name: str) -> fields.ForeignKeyNullableRelation[User]:
+    """The user a token acts for; null when a client acts for itself (client_credentials)."""
+    return fields.ForeignKeyField(
+        "phigate.User", related_name=related_name, null=True, on_delete=fields.CASCADE
+    )
+
+
+def _granted_scope() -> fields.CharField[str]:
+    """Space-separated scopes granted, within the client's registered ones."""
+    return fields.CharField(max_length=400)
+
+
 class OAuthClient(PublicModel):
     """A partner system or third-party app. Its public id is its OAuth2 `client_id`."""
 
@@ -54,13 +73,9 @@ class TokenFamily(PublicModel):
     """All tokens descending from one authorization: the unit that reuse detection revokes."""
 
     PUBLIC_ID_PREFIX = "tfm"
-    client: fields.ForeignKeyRelation[OAuthClient] = fields.ForeignKeyField(
-        "phigate.OAuthClient", related_name="token_families", on_delete=fields.CASCADE
-    )
-    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "phigate.User", related_name="token_families", null=True, on_delete=fields.CASCADE
-    )
-    scope = fields.CharField(max_length=400)
+    client = _owning_client("token_families")
+    user = _acting_user("token_families")
+    scope = _granted_scope()
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     """Absolute end of the family: rotating a refresh token never extends it."""
@@ -75,14 +90,12 @@ class AuthorizationCode(Model):
 
     id = fields.BigIntField(primary_key=True)
     code_hash = fields.CharField(max_length=64, unique=True)
-    client: fields.ForeignKeyRelation[OAuthClient] = fields.ForeignKeyField(
-        "phigate.OAuthClient", related_name="authorization_codes", on_delete=fields.CASCADE
-    )
+    client = _owning_client("authorization_codes")
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "phigate.User", related_name="authorization_codes", on_delete=fields.CASCADE
     )
     redirect_uri = fields.TextField()
-    scope = fields.CharField(max_length=400)
+    scope = _granted_scope()
     code_challenge = fields.CharField(max_length=128)
     code_challenge_method = fields.CharField(max_length=10)
     created_at = fields.DatetimeField()
@@ -120,16 +133,12 @@ class AccessToken(Model):
 
     id = fields.BigIntField(primary_key=True)
     jti = fields.CharField(max_length=64, unique=True)
-    client: fields.ForeignKeyRelation[OAuthClient] = fields.ForeignKeyField(
-        "phigate.OAuthClient", related_name="access_tokens", on_delete=fields.CASCADE
-    )
-    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "phigate.User", related_name="access_tokens", null=True, on_delete=fields.CASCADE
-    )
+    client = _owning_client("access_tokens")
+    user = _acting_user("access_tokens")
     family: fields.ForeignKeyNullableRelation[TokenFamily] = fields.ForeignKeyField(
         "phigate.TokenFamily", related_name="access_tokens", null=True, on_delete=fields.CASCADE
     )
-    scope = fields.CharField(max_length=400)
+    scope = _granted_scope()
     issued_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
@@ -142,9 +151,7 @@ class ClientAssertion(Model):
     """`jti` of each accepted private_key_jwt assertion, so none is accepted twice."""
 
     id = fields.BigIntField(primary_key=True)
-    client: fields.ForeignKeyRelation[OAuthClient] = fields.ForeignKeyField(
-        "phigate.OAuthClient", related_name="assertions", on_delete=fields.CASCADE
-    )
+    client = _owning_client("assertions")
     jti = fields.CharField(max_length=200)
     expires_at = fields.DatetimeField()
 

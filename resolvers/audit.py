@@ -12,7 +12,7 @@ from models import AuditEvent, BreakGlassGrant, Patient, User
 from permissions.principal import Principal
 from permissions.roles import Decision, Purpose, Role
 from permissions.rows import Subject
-from resolvers.pages import newest_first
+from resolvers.pages import connection, newest_first
 from schema import audit_types as t
 from schema.context import RequestContext
 from schema.errors import Forbidden
@@ -61,14 +61,7 @@ async def audit_events(
         "at__lt": _utc(where.to) if where.to else None,
     }
     query = AuditEvent.filter(**{k: v for k, v in conditions.items() if v is not None})
-    page = await newest_first(query, first, after)
-    return t.AuditRecordConnection(
-        edges=[
-            t.AuditRecordEdge(cursor=cursor, node=_record(row))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page.info,
-    )
+    return connection(await newest_first(query, first, after), _record)
 
 
 async def my_access_log(
@@ -91,22 +84,16 @@ async def my_access_log(
         .exclude(role=Role.PATIENT)
         .values_list("public_id", "username")
     )
-    return t.DisclosureConnection(
-        edges=[
-            t.DisclosureEdge(
-                cursor=cursor,
-                node=t.Disclosure(
-                    at=row.at,
-                    actor=row.actor,
-                    role=row.role,
-                    username=staff.get(row.actor),
-                    purpose=Purpose(row.purpose),
-                    fields=list(dict.fromkeys(field for field, _ in row.accessed())),
-                ),
-            )
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page.info,
+    return connection(
+        page,
+        lambda row: t.Disclosure(
+            at=row.at,
+            actor=row.actor,
+            role=row.role,
+            username=staff.get(row.actor),
+            purpose=Purpose(row.purpose),
+            fields=list(dict.fromkeys(field for field, _ in row.accessed())),
+        ),
     )
 
 
@@ -136,11 +123,4 @@ async def break_glass_grants(
         query = query.filter(closed_at__isnull=True, expires_at__gt=now)
     elif open_ is False:
         query = query.filter(Q(closed_at__isnull=False) | Q(expires_at__lte=now))
-    page = await newest_first(query, first, after)
-    return t.BreakGlassGrantConnection(
-        edges=[
-            t.BreakGlassGrantEdge(cursor=cursor, node=_grant(row, now))
-            for row, cursor in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page.info,
-    )
+    return connection(await newest_first(query, first, after), lambda row: _grant(row, now))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import strawberry
 
-from audit.events import Actor, AuthEvent, record_event
+from audit.events import AuthEvent, record_principal_event
 from crypto.blind_index import IndexKind, blind_index
 from models import BreakGlassGrant, CareTeamAssignment, Patient
 from permissions.policy import BREAK_GLASS_ROLES
@@ -63,14 +63,9 @@ async def open_emergency_access(
         user_id=user_pk, patient_id=patient.id, ended_at__isnull=True
     ):
         raise BadInput("This patient is in your care already")
-    principal, now = ctx.principal, datetime.now(UTC)
-    await record_event(
-        AuthEvent.BREAK_GLASS_OPENED,
-        Actor(principal.actor, principal.role.value),
-        at=now,
-        request_id=principal.request_id,
-        ip=principal.ip,
-        patient=patient.public_id,
+    now = datetime.now(UTC)
+    await record_principal_event(
+        AuthEvent.BREAK_GLASS_OPENED, ctx.principal, at=now, patient=patient.public_id
     )
     grant = BreakGlassGrant(
         user_id=user_pk, patient_id=patient.id, opened_at=now, expires_at=now + duration
@@ -99,16 +94,11 @@ async def close_emergency_access(ctx: RequestContext, grant_id: str) -> bool:
     )
     if grant is None:
         raise NotFound()
-    principal, now = ctx.principal, datetime.now(UTC)
+    now = datetime.now(UTC)
     if grant.closed_at is not None or grant.expires_at <= now:
         return False
-    await record_event(
-        AuthEvent.BREAK_GLASS_CLOSED,
-        Actor(principal.actor, principal.role.value),
-        at=now,
-        request_id=principal.request_id,
-        ip=principal.ip,
-        patient=grant.patient.public_id,
+    await record_principal_event(
+        AuthEvent.BREAK_GLASS_CLOSED, ctx.principal, at=now, patient=grant.patient.public_id
     )
     await BreakGlassGrant.filter(id=grant.id).update(closed_at=now)
     return True

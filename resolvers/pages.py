@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from resolvers.patients import MAX_PAGE
+from resolvers.patients import check_page_size
 from schema import types
+from schema.audit_types import Connection, Edge
 from schema.errors import BadInput
 
 Row = TypeVar("Row", bound=Model)
+Node = TypeVar("Node")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +42,7 @@ def _decode(cursor: str) -> int:
 
 
 async def newest_first(query: QuerySet[Row], first: int, after: str | None) -> Page[Row]:
-    if not 1 <= first <= MAX_PAGE:
-        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+    check_page_size(first)
     if after is not None:
         query = query.filter(id__lt=_decode(after))
     rows = await query.order_by("-id").limit(first + 1)
@@ -52,4 +54,15 @@ async def newest_first(query: QuerySet[Row], first: int, after: str | None) -> P
         info=types.PageInfo(
             has_next_page=len(rows) > first, end_cursor=cursors[-1] if cursors else None
         ),
+    )
+
+
+def connection(page: Page[Row], node: Callable[[Row], Node]) -> Connection[Node]:
+    """The page as a GraphQL connection, each row shown as `node(row)`."""
+    return Connection(
+        edges=[
+            Edge(cursor=cursor, node=node(row))
+            for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page.info,
     )

@@ -20,6 +20,12 @@ from schema.errors import BadInput, Forbidden, NotFound
 
 MAX_PAGE = 100
 
+
+def check_page_size(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+
+
 _CHILD_NODES: dict[str, tuple[type[PublicModel], type[types.Node]]] = {
     Encounter.PUBLIC_ID_PREFIX: (Encounter, types.Encounter),
     Diagnosis.PUBLIC_ID_PREFIX: (Diagnosis, types.Diagnosis),
@@ -77,8 +83,7 @@ def _decode_cursor(cursor: str) -> str:
 async def patients(
     ctx: RequestContext, first: int, after: str | None, mrn: str | None
 ) -> types.PatientConnection:
-    if not 1 <= first <= MAX_PAGE:
-        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+    check_page_size(first)
     visible = await ctx.rows.patients()
     if mrn is not None:
         # Searching by a value reveals it, so only principals who may read MRNs may search.

@@ -20,7 +20,7 @@ from permissions.pseudonyms import ReportScope
 from permissions.report_reads import ReportDenied, ReportReader
 from permissions.reports import ReportRule, report_rule
 from permissions.roles import Category
-from resolvers.patients import MAX_PAGE
+from resolvers.patients import check_page_size
 from schema.context import RequestContext
 from schema.errors import BadInput, Forbidden, PhiUnavailable
 
@@ -52,8 +52,7 @@ def _answers() -> Iterator[None]:
 async def patients(
     ctx: RequestContext, scope: ReportScope, first: int, after: str | None
 ) -> report_pages.Page:
-    if not 1 <= first <= MAX_PAGE:
-        raise BadInput(f"first must be between 1 and {MAX_PAGE}")
+    check_page_size(first)
     visible = await report_pages.report_patients(rule_of(ctx), ctx.rows)
     try:
         return await report_pages.page(

@@ -8,6 +8,7 @@ field (category NOTE) that auditors may read, and each reading is itself audited
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import strawberry
 
@@ -19,6 +20,21 @@ from schema.types import PageInfo, Patient
 
 AuditDecision = strawberry.enum(Decision, name="Decision")
 PurposeOfUse = strawberry.enum(Purpose, name="Purpose")
+
+Node = TypeVar("Node")
+
+
+# Strawberry names each use after its node: Edge[Disclosure] is `DisclosureEdge`.
+@strawberry.type
+class Edge(Generic[Node]):
+    cursor: str
+    node: Node
+
+
+@strawberry.type(description="Newest first.")
+class Connection(Generic[Node]):
+    edges: list[Edge[Node]]
+    page_info: PageInfo
 
 
 @strawberry.type(description="A PHI field an access covered, and where it was in the response.")
@@ -43,6 +59,9 @@ class AuditRecord:
     fields: list[AccessedField]
 
 
+AuditRecordConnection = Connection[AuditRecord]
+
+
 @strawberry.input(description="Every condition given must hold.")
 class AuditFilter:
     actor: str | None = None
@@ -52,18 +71,6 @@ class AuditFilter:
     purpose: PurposeOfUse | None = None  # type: ignore[valid-type]
     from_: datetime | None = strawberry.field(default=None, name="from")
     to: datetime | None = strawberry.field(default=None, description="Exclusive.")
-
-
-@strawberry.type
-class AuditRecordEdge:
-    cursor: str
-    node: AuditRecord
-
-
-@strawberry.type(description="Newest first.")
-class AuditRecordConnection:
-    edges: list[AuditRecordEdge]
-    page_info: PageInfo
 
 
 @strawberry.type(description="Someone else read identified PHI of your record.")
@@ -76,16 +83,7 @@ class Disclosure:
     fields: list[str]
 
 
-@strawberry.type
-class DisclosureEdge:
-    cursor: str
-    node: Disclosure
-
-
-@strawberry.type(description="Newest first.")
-class DisclosureConnection:
-    edges: list[DisclosureEdge]
-    page_info: PageInfo
+DisclosureConnection = Connection[Disclosure]
 
 
 @strawberry.type(description="A physician's emergency access to a patient outside their care.")
@@ -109,16 +107,7 @@ class BreakGlassGrant:
     )
 
 
-@strawberry.type
-class BreakGlassGrantEdge:
-    cursor: str
-    node: BreakGlassGrant
-
-
-@strawberry.type(description="Newest first.")
-class BreakGlassGrantConnection:
-    edges: list[BreakGlassGrantEdge]
-    page_info: PageInfo
+BreakGlassGrantConnection = Connection[BreakGlassGrant]
 
 
 @strawberry.type(description="An emergency grant just opened, and the patient it opens.")

@@ -20,7 +20,7 @@ from joserfc.jwk import ECKey, OctKey
 from starlette.applications import Starlette
 
 from api.keys import key_provider
-from api.oauth.clients import Grant, revoke_client
+from api.oauth.clients import Created, Grant, revoke_client
 from api.oauth.signing import SigningKeys
 from api.settings import Settings
 from audit.buffer import PHI_ACCESS
@@ -54,9 +54,11 @@ async def events(*names: str) -> list[tuple[str, str, str | None]]:
     return [(row.event, row.actor, row.client) for row in rows]
 
 
-async def client_token(app: Starlette, client_id: str, secret: str, **params: str) -> str:
-    async with partner(app, client_id, secret) as oauth:
-        token = await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials", **params)
+async def client_token(app: Starlette, created: Created) -> str:
+    """An access token for a client registered with a secret, by client_credentials."""
+    assert created.secret is not None
+    async with partner(app, created.client.public_id, created.secret) as oauth:
+        token = await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials")
     access: str = token["access_token"]
     return access
 
@@ -104,8 +106,7 @@ async def test_scopes_never_widen_the_role_policy(
 ) -> None:  # fmt: skip
     created = await register(clock, "patient.read phi.clinical phi.identifiers",
                              role=Role.FRONT_DESK)  # fmt: skip
-    assert created.secret is not None
-    token = await client_token(session_app, created.client.public_id, created.secret)
+    token = await client_token(session_app, created)
     body = (await ask(session_client, token, PATIENT, id=session_world.patients["own"])).json()
     patient = body["data"]["patient"]
     assert patient["ssn"] == "***-**-3456"  # front desk: masked, whatever the scope
@@ -121,8 +122,7 @@ async def test_other_organizations_and_missing_patient_read_see_no_patients(
     elsewhere = await register(clock, "patient.read phi.demographics", organization="Elsewhere")
     no_rows = await register(clock, "phi.demographics phi.identifiers reports.read")
     for created in (elsewhere, no_rows):
-        assert created.secret is not None
-        token = await client_token(session_app, created.client.public_id, created.secret)
+        token = await client_token(session_app, created)
         page = (await ask(session_client, token, PAGE)).json()
         assert page == {"data": {"patients": {"totalCount": 0}}}
         body = (await ask(session_client, token, PATIENT, id=session_world.patients["own"])).json()
@@ -138,8 +138,7 @@ async def test_mrn_search_needs_a_scope_that_reads_mrn(
     wide = await register(clock, "patient.read phi.identifiers")
     results = []
     for created in (narrow, wide):
-        assert created.secret is not None
-        token = await client_token(session_app, created.client.public_id, created.secret)
+        token = await client_token(session_app, created)
         results.append((await ask(session_client, token, PAGE, mrn=OWN["mrn"])).json())
     assert results[0]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert results[1] == {"data": {"patients": {"totalCount": 1}}}
@@ -182,6 +181,18 @@ async def test_token_requests_that_fail_are_refused_and_audited(
     assert refused == [("TOKEN_REFUSED", client_id, client_id)] * 4
     for row in await AuditEvent.all():
         assert secret not in str(row.__dict__)
+
+
+async def test_basic_credentials_that_are_not_utf8_are_a_bad_request(
+    session_client: httpx.AsyncClient, session_world: World
+) -> None:
+    undecodable = base64.b64encode(b"\xff\xfe:\xfa").decode()
+    for endpoint in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+        response = await session_client.post(
+            endpoint, data={"grant_type": "client_credentials", "token": "x"},
+            headers={"authorization": f"Basic {undecodable}"},
+        )  # fmt: skip
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
 async def test_client_secret_post_client(
@@ -287,8 +298,7 @@ async def test_revoking_a_client_stops_its_tokens(
     clock: ManualClock,
 ) -> None:  # fmt: skip
     created = await register(clock, "patient.read")
-    assert created.secret is not None
-    token = await client_token(session_app, created.client.public_id, created.secret)
+    token = await client_token(session_app, created)
     assert await revoke_client(created.client.public_id, clock)
     response = await ask(session_client, token, PAGE)
     assert response.status_code == 401
@@ -315,8 +325,7 @@ async def test_tampered_expired_foreign_and_unsigned_tokens_are_refused(
     clock: ManualClock, settings: Settings,
 ) -> None:  # fmt: skip
     created = await register(clock, "patient.read phi.demographics")
-    assert created.secret is not None
-    token = await client_token(session_app, created.client.public_id, created.secret)
+    token = await client_token(session_app, created)
     head, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     header = json.loads(base64.urlsafe_b64decode(head + "=="))
@@ -361,8 +370,7 @@ async def test_client_networks_are_enforced(
     assert refused.status_code == 403
     assert refused.json()["error"] == "access_denied"
     created = await register(clock, "patient.read", allowed_networks="127.0.0.0/8")
-    assert created.secret is not None
-    token = await client_token(session_app, created.client.public_id, created.secret)
+    token = await client_token(session_app, created)
     assert (await ask(session_client, token, PAGE)).status_code == 200
     await OAuthClient.filter(id=created.client.id).update(allowed_networks="10.0.0.0/8")
     moved = await ask(session_client, token, PAGE)
@@ -562,8 +570,7 @@ async def test_reports_read_decides_report_access_for_tokens(
     tokens = {}
     for name, created in (("reports_only", reports_only), ("identified", identified),
                           ("both", both)):  # fmt: skip
-        assert created.secret is not None
-        tokens[name] = await client_token(session_app, created.client.public_id, created.secret)
+        tokens[name] = await client_token(session_app, created)
 
     # Only reports.read: a de-identified report of its organization, and nothing identified.
     body = (await ask(session_client, tokens["reports_only"], REPORT)).json()

@@ -31,38 +31,29 @@ class TokenOrSession:
         row = await AccessToken.get_or_none(jti=str(claims["jti"])).select_related("client", "user")
         if row is None:
             raise AuthRejected("invalid_token")
-        if row.revoked_at is not None or row.client.revoked_at is not None:
+        client, user = row.client, row.user
+        if row.revoked_at is not None or client.revoked_at is not None:
             raise AuthRejected("token_revoked")
         ip = client_ip(request)
-        user = row.user
-        if not Client(row.client).network_allowed(ip) or (
+        if not Client(client).network_allowed(ip) or (
             user is not None and not network_allowed(self.oauth.settings, user, ip)
         ):
             raise AuthRejected("network_not_allowed", status=403)
-        scopes = frozenset(row.scope.split())
-        if user is not None:
-            # A third-party app acting for a user: the user's role and rows, the app's scopes.
-            if not user.is_active:
-                raise AuthRejected("token_revoked")
-            return Principal(
-                actor=user.public_id,
-                role=user.role,
-                purpose=DEFAULT_PURPOSE[user.role],
-                request_id=request.state.request_id,
-                ip=ip,
-                user_pk=user.id,
-                client=row.client.public_id,
-                scopes=scopes,
-            )
-        client = row.client
+        if user is not None and not user.is_active:
+            raise AuthRejected("token_revoked")
+        # A third-party app acting for a user: the user's role and rows, the app's scopes.
+        # A client acting for itself (client_credentials): its role, over its organization.
+        organization_pk: int = client.organization_id  # type: ignore[attr-defined]
+        role = client.role if user is None else user.role
         return Principal(
-            actor=client.public_id,
-            role=client.role,
-            purpose=DEFAULT_PURPOSE[client.role],
+            actor=(user or client).public_id,
+            role=role,
+            purpose=DEFAULT_PURPOSE[role],
             request_id=request.state.request_id,
             ip=ip,
+            user_pk=None if user is None else user.id,
             client=client.public_id,
-            scopes=scopes,
-            row_scope=RowScope.ORGANIZATION,
-            organization_pk=client.organization_id,  # type: ignore[attr-defined]
+            scopes=frozenset(row.scope.split()),
+            row_scope=RowScope.ORGANIZATION if user is None else None,
+            organization_pk=organization_pk if user is None else None,
         )

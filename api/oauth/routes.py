@@ -75,6 +75,8 @@ class OAuthRoutes:
         if len(pairs) > MAX_PARAMETERS or len(set(names)) != len(names):
             # RFC 6749 3.1, 3.2: no parameter may be sent more than once.
             raise BadRequest("repeated_or_too_many_parameters")
+        if not _readable_basic_credentials(http):
+            raise BadRequest("invalid_authorization_header")
         # The URI authlib sees is built on the configured issuer, not the Host header.
         uri = f"{self.issuer}{http.url.path}"
         origin = Origin(http.state.request_id, client_ip(http))
@@ -210,6 +212,16 @@ class OAuthRoutes:
         )
         metadata.validate()
         return JSONResponse(dict(metadata))
+
+
+def _readable_basic_credentials(http: HttpRequest) -> bool:
+    """authlib decodes Basic credentials as UTF-8 without catching the error: bytes that are
+    not UTF-8 would surface as a 500."""
+    try:
+        extract_basic_authorization(http.headers)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _claimed_client_id(request: Request) -> str | None:

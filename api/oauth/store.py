@@ -122,9 +122,9 @@ class Issued(TokenMixin):  # type: ignore[misc]
     """An access or refresh token found for introspection or revocation."""
 
     kind: str
-    client_pk: int
-    client_id: str
-    subject: str
+    client: OAuthClient
+    user: User | None
+    """The user the token acts for; None when its client acts for itself."""
     scope: str
     issued_at: datetime
     expires_at: datetime
@@ -133,8 +133,16 @@ class Issued(TokenMixin):  # type: ignore[misc]
     access_pk: int | None = None
     family_pk: int | None = None
 
+    @property
+    def client_id(self) -> str:
+        return self.client.public_id
+
+    @property
+    def subject(self) -> str:
+        return (self.user or self.client).public_id
+
     def check_client(self, client: Client) -> bool:
-        return bool(self.client_pk == client.row.id)
+        return bool(self.client.id == client.row.id)
 
     def get_scope(self) -> str:
         return self.scope
@@ -159,6 +167,9 @@ class OAuthStore:
             event, actor, at=self.clock.now(), request_id=origin.request_id, ip=origin.ip,
             client=client,
         )  # fmt: skip
+
+    async def _audit_client(self, event: OAuthEvent, client: Client, origin: Origin) -> None:
+        await self.audit(event, client_actor(client.row), client.row.public_id, origin)
 
     async def client(self, client_id: object) -> Client | None:
         if not isinstance(client_id, str) or not OAuthClient.is_public_id(client_id):
@@ -194,10 +205,7 @@ class OAuthStore:
             used_at=self.clock.now()
         )
         if claimed != 1:
-            await self.audit(
-                OAuthEvent.CODE_REUSE_DETECTED, client_actor(client.row), client.row.public_id,
-                origin,
-            )  # fmt: skip
+            await self._audit_client(OAuthEvent.CODE_REUSE_DETECTED, client, origin)
             spent = await AuthorizationCode.get(id=row.id)
             if spent.family_id is not None:  # type: ignore[attr-defined]
                 await self.revoke_family(spent.family_id)  # type: ignore[attr-defined]
@@ -218,10 +226,7 @@ class OAuthStore:
             return None
         claimed = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
         if claimed != 1:
-            await self.audit(
-                OAuthEvent.REFRESH_REUSE_DETECTED, client_actor(client.row), client.row.public_id,
-                origin,
-            )  # fmt: skip
+            await self._audit_client(OAuthEvent.REFRESH_REUSE_DETECTED, client, origin)
             await self.revoke_family(family.id)
             return None
         if family.user is None or not family.user.is_active:
@@ -295,9 +300,8 @@ class OAuthStore:
             return None
         return Issued(
             kind="access_token",
-            client_pk=row.client.id,
-            client_id=row.client.public_id,
-            subject=row.user.public_id if row.user else row.client.public_id,
+            client=row.client,
+            user=row.user,
             scope=row.scope,
             issued_at=row.issued_at,
             expires_at=row.expires_at,
@@ -315,9 +319,8 @@ class OAuthStore:
         family = row.family
         return Issued(
             kind="refresh_token",
-            client_pk=family.client.id,
-            client_id=family.client.public_id,
-            subject=family.user.public_id if family.user else family.client.public_id,
+            client=family.client,
+            user=family.user,
             scope=family.scope,
             issued_at=row.created_at,
             expires_at=family.expires_at,
