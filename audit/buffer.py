@@ -33,42 +33,53 @@ class AuditBuffer:
         )
         self._purpose = p.purpose
         self._budget = export_budget
-        self._groups: dict[tuple[str, Decision, Purpose | None], list[str]] = {}
+        self._groups: dict[tuple[str, Decision, Purpose | None], dict[str, list[str]]] = {}
 
     def phi_access(
         self,
         patient: str,
         field: str,
-        path: str,
+        prefix: str,
+        key: str,
         decision: Decision,
         purpose: Purpose | None = None,
     ) -> None:
-        """`purpose` overrides the principal's for this access (break-glass: EMERGENCY).
-
-        The entry is kept as its JSON text, `["Patient.ssn","patients.edges.3.node.ssn"]`:
-        formatting it here once is the cheapest way to write thousands per request. Fields and
-        paths are GraphQL names, list indices and dots, which JSON never escapes; should one
-        ever hold a quote, the write fails as invalid JSON and no data is returned."""
-        group = self._groups.get((patient, decision, purpose))
-        if group is None:
-            group = self._groups[patient, decision, purpose] = []
-        group.append(f'["{field}","{path}"]')
+        """`field` (`Patient.ssn`) read at `prefix.key` (`patients.edges.3.node` + `ssn`, or
+        the alias it was asked under); `purpose` overrides the principal's for this access
+        (break-glass: EMERGENCY)."""
+        objects = self._groups.get((patient, decision, purpose))
+        if objects is None:
+            objects = self._groups[patient, decision, purpose] = {}
+        entries = objects.get(prefix)
+        if entries is None:
+            entries = objects[prefix] = []
+        entries.append(field if key == field.rpartition(".")[2] else f"{field}@{key}")
 
     async def flush(self) -> None:
         """Write everything collected so far, all or nothing. Raises if the write fails, and
         `ExportBudgetExceeded` (once written) if the request took its actor past the budget."""
         groups, self._groups = self._groups, {}
         rows: list[Row] = [
-            (
-                patient,
-                decision.value,
-                (purpose or self._purpose).value,
-                "[" + ",".join(accessed) + "]",
-            )
-            for (patient, decision, purpose), accessed in groups.items()
+            (patient, decision.value, (purpose or self._purpose).value, _encoded(objects))
+            for (patient, decision, purpose), objects in groups.items()
         ]
         identified = sorted({key[0] for key in groups if key[1] in IDENTIFIED})
         window = Window(hour_of(self._shared.at), identified) if identified else None
         readers = await write_records(self._shared, rows, window)
         if window is not None and readers > self._budget:
             raise ExportBudgetExceeded(window.hour)
+
+
+def _encoded(objects: dict[str, list[str]]) -> str:
+    """`{"patients.edges.3.node": ["Patient.ssn", "Patient.mrn@id"]}`: each object's path
+    once, then its fields (`@key` where the field was asked under an alias). Built as text:
+    it is the bulk of a request's audit bytes, and its parts (GraphQL names, list indices,
+    dots) are never escaped by JSON; should one ever hold a quote, the write fails as invalid
+    JSON and no data is returned."""
+    return (
+        "{"
+        + ",".join(
+            f'"{prefix}":["' + '","'.join(entries) + '"]' for prefix, entries in objects.items()
+        )
+        + "}"
+    )

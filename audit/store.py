@@ -40,7 +40,7 @@ _POSTGRES_WINDOWED = (
     "SELECT (SELECT count(*) FROM export_window WHERE actor = $4 AND hour = $12) "
     "+ (SELECT count(*) FROM added) AS n"
 )
-# json_extract of an array yields its JSON text: the field list is stored as JSON as it is.
+# json_extract of an object yields its JSON text: the field list is stored as JSON as it is.
 _SQLITE = (
     f"INSERT INTO audit_event ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, "  # noqa: S608
     "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
@@ -68,7 +68,7 @@ class Shared:
 
 
 Row = tuple[str, str, str, str]
-"""patient, decision, purpose, and the JSON list of `[field, path]` pairs accessed"""
+"""patient, decision, purpose, and the JSON text of the fields accessed (audit/buffer.py)"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,8 @@ async def _audit_check(url: str, completed: int) -> tuple[int, int]:
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
-            "SELECT request_id, sum(json_array_length(phi_fields::json)) AS n FROM audit_event "
+            "SELECT request_id, sum(json_array_length(o.value)) AS n "
+            "FROM audit_event, json_each(phi_fields::json) AS o "
             "WHERE event = 'PHI_ACCESS' GROUP BY request_id"
         )
     finally:

@@ -30,7 +30,8 @@ class AuditEvent(Model):
     detail = fields.CharField(max_length=400, null=True)
     """What an operation did (key version, counts, archive id); never PHI or a secret."""
     phi_fields = fields.TextField(null=True)
-    """JSON list of `[field, path]` pairs, e.g. `[["Patient.ssn", "patient.ssn"]]`."""
+    """The fields read, by object: `{"patients.edges.3.node": ["Patient.ssn", "Patient.mrn@id"]}`
+    (`@key`: asked under an alias). `accessed()` expands it to (field, path) pairs."""
     recorded_at = fields.DatetimeField(db_default=fields.Now())
     """When the database stored the row (its clock, not the app's): the sealer's settle rule."""
 
@@ -40,7 +41,13 @@ class AuditEvent(Model):
 
     def accessed(self) -> list[tuple[str, str]]:
         """The `(field, path)` pairs this record covers, in the order they were resolved."""
-        return [(field, path) for field, path in json.loads(self.phi_fields or "[]")]
+        pairs = []
+        for prefix, entries in json.loads(self.phi_fields or "{}").items():
+            for entry in entries:
+                field, _, alias = entry.partition("@")
+                key = alias or field.rpartition(".")[2]
+                pairs.append((field, f"{prefix}.{key}" if prefix else key))
+        return pairs
 
 
 class AuditSeal(Model):

@@ -26,7 +26,9 @@ Transform = Callable[[str, date], str | None]
 class AccessLog(Protocol):
     """Where reads are recorded: the request's audit buffer."""
 
-    def phi_access(self, patient: str, field: str, path: str, decision: Decision) -> None: ...
+    def phi_access(
+        self, patient: str, field: str, prefix: str, key: str, decision: Decision
+    ) -> None: ...
 
 
 class ReportDenied(Exception):
@@ -55,7 +57,8 @@ class ReportReader:
         """The de-identified value of `sealed`. Raises ReportDenied (after recording the
         denial) or the keyring's CryptoError."""
         decision = self.decision(category)
-        self._log.phi_access(patient_id, field, path, decision)
+        prefix, _, key = path.rpartition(".")
+        self._log.phi_access(patient_id, field, prefix, key, decision)
         if decision is Decision.DENY:
             raise ReportDenied()
         if sealed is None:

@@ -41,15 +41,14 @@ class PhiSession:
         # id(parent path) -> (parent path, its text). Holding the path keeps its id unique.
         self._prefixes: dict[int, tuple[Path | None, str]] = {}
 
-    def path_of(self, path: Path) -> str:
-        """`patients.edges.3.node.ssn`, with the object's prefix computed once per object."""
+    def prefix_of(self, path: Path) -> str:
+        """`patients.edges.3.node` for `patients.edges.3.node.ssn`, once per object."""
         parent = path.prev
         cached = self._prefixes.get(id(parent))
         if cached is None or cached[0] is not parent:
             text = ".".join(str(part) for part in parent.as_list()) if parent else ""
             cached = self._prefixes[id(parent)] = (parent, text)
-        prefix = cached[1]
-        return f"{prefix}.{path.key}" if prefix else str(path.key)
+        return cached[1]
 
     def denied_errors(self) -> list[GraphQLError]:
         # A field denied on every row of a page is located once (graphql-core would scan the
@@ -107,7 +106,12 @@ class PhiGuard(FieldExtension):
         path = info.path
         label = self.label or f"{info.parent_type.name}.{info.field_name}"
         session.audit.phi_access(
-            subject.patient_id, label, session.path_of(path), decision, subject.purpose
+            subject.patient_id,
+            label,
+            session.prefix_of(path),
+            str(path.key),
+            decision,
+            subject.purpose,
         )
         if decision is Decision.DENY:
             session.denied.append((info, path))
