@@ -152,23 +152,30 @@ class Bench:
 
         await timed(lambda: self.guarded(self.doc, q_guard), 3)
         await timed(control, 3)
-        t_control = t_guard = t_desk = 0.0
+        t_control, t_guard, t_desk = [], [], []
         for _ in range(self.rounds):  # interleaved, so noise hits all three alike
-            t_control += await timed(control, 1)
-            t_guard += await timed(lambda: self.guarded(self.doc, q_guard), 1)
-            t_desk += await timed(lambda: self.guarded(self.desk, q_guard), 1)
+            t_control.append(await timed(control, 1))
+            t_guard.append(await timed(lambda: self.guarded(self.doc, q_guard), 1))
+            t_desk.append(await timed(lambda: self.guarded(self.desk, q_guard), 1))
+        # Each round's own ratio, then their median: a pause that hits one round (a collection,
+        # a neighbour's burst) moves one ratio, not the sums of all.
+        r1 = statistics.median(g / c for g, c in zip(t_guard, t_control, strict=True))
+        r2 = statistics.median(d / g for d, g in zip(t_desk, t_guard, strict=True))
+        control_ms, guard_ms = (
+            1000 * statistics.median(t_control),
+            1000 * statistics.median(t_guard),
+        )
         fields = CARE_TEAM * (len(PATIENT_FIELDS) + CHILD_PHI_FIELDS)
-        n = self.rounds
         print(
             f"\nR1 full guard / control, {CARE_TEAM} patients x {fields // CARE_TEAM} PHI fields:"
         )
         print(
-            f"   control {1000 * t_control / n:8.1f} ms   guarded {1000 * t_guard / n:8.1f} ms"
-            f"   ratio {t_guard / t_control:.2f}x  (goal <= 1.25x)"
+            f"   control {control_ms:8.1f} ms   guarded {guard_ms:8.1f} ms"
+            f"   ratio {r1:.2f}x  (median of per-round ratios; goal <= 1.25x)"
         )
-        print(f"   guard cost per PHI field: {1e6 * (t_guard - t_control) / n / fields:.2f} us")
+        print(f"   guard cost per PHI field: {1000 * (guard_ms - control_ms) / fields:.2f} us")
         print("R2 front desk (clinical denied, SSN masked) / physician:")
-        print(f"   {1000 * t_desk / n:8.1f} ms   ratio {t_desk / t_guard:.2f}x  (goal < 1.0x)")
+        print(f"   {1000 * statistics.median(t_desk):8.1f} ms   ratio {r2:.2f}x  (goal < 1.0x)")
         await self.growth(guarded_pages, everything)
 
     async def growth(self, pages: Pages, everything: str) -> None:
