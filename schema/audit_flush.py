@@ -37,6 +37,7 @@ class AuditFlush(SchemaExtension):
             log.error("audit write failed (%s); response withheld", type(exc).__name__)
             raise AuditUnavailable() from None
         denied = context.phi.denied_errors()
+        context.phi.release()
         result = self.execution_context.result
         if denied and result is not None:
             result.errors = [*(result.errors or []), *denied]
