@@ -131,7 +131,7 @@ def main() -> None:
     print(f"errors       non-2xx {summary['non2xx']}   socket {summary['socket_errors']}")
     lost = max(0, completed - full)
     print(
-        f"audit        {full} requests fully recorded ({PHI_FIELDS} rows each) for {completed} "
+        f"audit        {full} requests fully recorded ({PHI_FIELDS} fields each) for {completed} "
         f"completed; partial sets {partial}; lost {lost}"
     )
 
