@@ -106,5 +106,6 @@ async def record_principal_event(
         at=at,
         request_id=principal.request_id,
         ip=principal.ip,
+        client=principal.client,
         patient=patient,
     )

@@ -79,6 +79,10 @@ async def test_create_list_revoke(database_url: str, master_key: str, tmp_path: 
         assert refused.returncode == 2, extra
         assert "Traceback" not in refused.stderr
         assert refused.stderr.startswith("phigate: ")
+    long_name = await cli(env, "create", "--name", "n" * 201, "--organization", org,
+                          "--scope", "patient.read")  # fmt: skip
+    assert long_name.returncode == 2
+    assert long_name.stderr == "phigate: name must be 1 to 200 characters\n"
     assert (await cli(env, "revoke", client_id)).returncode == 0
     assert (await cli(env, "revoke", client_id)).returncode == 1
     async with connected(database_url):

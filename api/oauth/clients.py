@@ -103,7 +103,13 @@ def _redirect_uris(registration: Registration) -> str:
     return " ".join(uris)
 
 
+MAX_NAME = 200
+"""The `oauth_client.name` column's length."""
+
+
 async def create_client(registration: Registration, clock: Clock) -> Created:
+    if not 1 <= len(registration.name) <= MAX_NAME:
+        raise ClientError(f"name must be 1 to {MAX_NAME} characters")
     unknown = set(registration.scopes) - set(ALL_SCOPES)
     if not registration.scopes or unknown:
         raise ClientError(f"scopes must be some of: {', '.join(ALL_SCOPES)}")
