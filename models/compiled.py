@@ -59,7 +59,7 @@ def _compiled(queryset: QuerySet[Any]) -> tuple[str, list[Any], list[Any]]:
     return sql, list(params), list(queryset._select_related_idx)
 
 
-def _compile(model: type[Model], build: Build[Any], values: Mapping[str, Any]) -> _Shape | None:
+def _compile(build: Build[Any], values: Mapping[str, Any]) -> _Shape | None:
     first, second = _stand_ins(values, 1), _stand_ins(values, 2)
     sql_1, params_1, related = _compiled(build(first))
     sql_2, params_2, _ = _compiled(build(second))
@@ -90,7 +90,7 @@ class CompiledQueries(Generic[M]):
         db: BaseDBAsyncClient = self.model._meta.db
         cache_key = (db.capabilities.dialect, name)
         if cache_key not in self._shapes:
-            self._shapes[cache_key] = _compile(self.model, build, values)
+            self._shapes[cache_key] = _compile(build, values)
         shape = self._shapes[cache_key]
         if shape is None:
             return await build(values)
