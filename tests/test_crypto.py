@@ -17,7 +17,7 @@ from crypto.errors import KeyUnavailable, SealBroken
 from crypto.keyring import Keyring
 from crypto.provider import LocalKeyProvider, load_or_create_master_key_file
 from models import Patient
-from tests.helpers import gql
+from tests.helpers import audited_fields, gql
 from tests.world import OTHER, OWN, World
 
 
@@ -93,18 +93,23 @@ def test_master_key_file_is_private_and_stable(tmp_path: Path) -> None:
         provider.unwrap(wrapped, "other ctx")
 
 
-async def test_ciphertext_moved_to_another_row_fails_closed(
-    client: httpx.AsyncClient, world: World
-) -> None:
+async def _copy_ssn_ciphertext(world: World) -> None:
+    """Copy the own patient's raw SSN ciphertext to the other patient, as an attacker with
+    database access might."""
     own = await Patient.get(public_id=world.patients["own"])
     other = await Patient.get(public_id=world.patients["other"])
-    # Copy the raw ciphertext, as an attacker with database access might.
     conn = connections.get("default")
     placeholder = "$1" if conn.capabilities.dialect == "postgres" else "?"
     await conn.execute_query(
         f"UPDATE patient SET ssn = {placeholder} WHERE id = {other.id}",  # noqa: S608
         [own.ssn.blob],
     )
+
+
+async def test_ciphertext_moved_to_another_row_fails_closed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await _copy_ssn_ciphertext(world)
     query = "query($id: ID!) { patient(id: $id) { givenName ssn } }"
     response = await gql(client, query, {"id": world.patients["other"]}, as_user="desk")
     body = response.json()
@@ -113,6 +118,28 @@ async def test_ciphertext_moved_to_another_row_fails_closed(
         (["patient", "ssn"], "PHI_UNAVAILABLE")
     ]
     assert OWN["ssn"][-4:] not in response.text
+
+
+async def test_unopenable_field_is_audited_once_per_alias(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # The guard completes a field itself, and hands a decryption failure back to graphql-core,
+    # which runs the guard as the resolver: the access is still recorded once, at its path.
+    await _copy_ssn_ciphertext(world)
+    query = "query($id: ID!) { patient(id: $id) { a: ssn givenName b: ssn } }"
+    response = await gql(client, query, {"id": world.patients["other"]}, as_user="desk")
+    body = response.json()
+    assert body["data"] == {"patient": {"a": None, "givenName": OTHER["given_name"], "b": None}}
+    assert sorted((e["path"], e["extensions"]["code"]) for e in body["errors"]) == [
+        (["patient", "a"], "PHI_UNAVAILABLE"),
+        (["patient", "b"], "PHI_UNAVAILABLE"),
+    ]
+    audited = await audited_fields(response.headers["x-request-id"])
+    assert sorted((field, path) for _, field, path, _ in audited) == [
+        ("Patient.givenName", "patient.givenName"),
+        ("Patient.ssn", "patient.a"),
+        ("Patient.ssn", "patient.b"),
+    ]
 
 
 async def test_orm_refuses_plaintext_and_foreign_ciphertext(world: World) -> None:
