@@ -11,9 +11,8 @@ from starlette.requests import Request
 from api.auth import AuthRejected, client_ip
 from api.auth.sessions import Sessions, bearer_token, network_allowed
 from api.oauth.service import OAuth
-from api.oauth.store import Client
+from api.oauth.store import Client, access_token
 from api.oauth.tokens import looks_like_jwt
-from models import AccessToken
 from permissions.policy import DEFAULT_PURPOSE, RowScope
 from permissions.principal import Principal
 
@@ -28,7 +27,7 @@ class TokenOrSession:
         if token is None or not looks_like_jwt(token):
             return await self.sessions(request)
         claims = await self.oauth.tokens.verify(token)
-        row = await AccessToken.get_or_none(jti=str(claims["jti"])).select_related("client", "user")
+        row = await access_token(str(claims["jti"]))
         if row is None:
             raise AuthRejected("invalid_token")
         client, user = row.client, row.user

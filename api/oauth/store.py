@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from joserfc import jws
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from api.auth import AuthRejected
@@ -33,6 +35,7 @@ from models import (
     TokenFamily,
     User,
 )
+from models.compiled import CompiledQueries
 
 CODE_LIFETIME = timedelta(minutes=1)
 ASSERTION_LEEWAY = timedelta(seconds=30)
@@ -295,7 +298,7 @@ class OAuthStore:
         return await self._refresh(token)
 
     async def _access(self, jti: str) -> Issued | None:
-        row = await AccessToken.get_or_none(jti=jti).select_related("client", "user")
+        row = await access_token(jti)
         if row is None:
             return None
         return Issued(
@@ -345,3 +348,17 @@ class OAuthStore:
             await AccessToken.filter(family_id=family_pk, revoked_at__isnull=True).update(
                 revoked_at=now
             )
+
+
+# Every partner request looks its token up (revocation at once on every worker): compiled once.
+_BY_JTI = CompiledQueries(AccessToken)
+
+
+def _by_jti(values: Mapping[str, Any]) -> QuerySet[AccessToken]:
+    return AccessToken.filter(jti=values["jti"]).select_related("client", "user").limit(1)
+
+
+async def access_token(jti: str) -> AccessToken | None:
+    """An issued access token by `jti`, with its client and user."""
+    found = await _BY_JTI.select("by_jti", _by_jti, jti=jti)
+    return found[0] if found else None
