@@ -47,13 +47,20 @@ class AuditBuffer:
         """`field` (`Patient.ssn`) read at `prefix.key` (`patients.edges.3.node` + `ssn`, or
         the alias it was asked under); `purpose` overrides the principal's for this access
         (break-glass: EMERGENCY)."""
+        self.entries(patient, prefix, decision, purpose).append(entry(field, key))
+
+    def entries(
+        self, patient: str, prefix: str, decision: Decision, purpose: Purpose | None = None
+    ) -> list[str]:
+        """Where the fields read on the object at `prefix` with `decision` are listed (see
+        `entry`): the guard keeps it per object rather than looking it up per field."""
         objects = self._groups.get((patient, decision, purpose))
         if objects is None:
             objects = self._groups[patient, decision, purpose] = {}
-        entries = objects.get(prefix)
-        if entries is None:
-            entries = objects[prefix] = []
-        entries.append(field if key == field.rpartition(".")[2] else f"{field}@{key}")
+        listed = objects.get(prefix)
+        if listed is None:
+            listed = objects[prefix] = []
+        return listed
 
     async def flush(self) -> None:
         """Write everything collected so far, all or nothing. Raises if the write fails, and
@@ -68,6 +75,11 @@ class AuditBuffer:
         readers = await write_records(self._shared, rows, window)
         if window is not None and readers > self._budget:
             raise ExportBudgetExceeded(window.hour)
+
+
+def entry(field: str, key: str) -> str:
+    """`Patient.ssn`, or `Patient.ssn@alias` for a field asked under an alias."""
+    return field if key == field.rpartition(".")[2] else f"{field}@{key}"
 
 
 def _encoded(objects: dict[str, list[str]]) -> str:

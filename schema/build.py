@@ -57,12 +57,14 @@ class PhigateSchema(strawberry.Schema):
 
 
 def _install_guards(schema: strawberry.Schema) -> None:
-    """Make each guard's `reveal` the graphql-core resolver of its @phi field (see guard.py)."""
+    """Make each guard the graphql-core resolver of its @phi field (see guard.py)."""
     for field in phi_fields(schema):
         graphql_type = schema._schema.type_map[field.type_name]
         assert isinstance(graphql_type, GraphQLObjectType)
-        graphql_type.fields[field.field_name].resolve = field.guard.reveal
-        field.guard.label = f"{field.type_name}.{field.field_name}"
+        label = f"{field.type_name}.{field.field_name}"
+        graphql_type.fields[field.field_name].resolve = field.guard.installed(
+            label, field.field_name
+        )
 
 
 def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:

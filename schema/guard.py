@@ -5,14 +5,18 @@ one, and only after an ALLOW, MASK or DEIDENTIFY decision. Every outcome, DENY i
 audit record.
 
 Cost matters: a response may hold thousands of PHI fields. `PhiGuard` is the strawberry field
-extension that `@phi` attaches; `build_schema` then installs its `reveal` as the graphql-core
-resolver of that field, so a PHI field costs one function call (a dict lookup for the decision,
-one AES-GCM open, one tuple appended) instead of strawberry's generic resolver chain. A denied
+extension that `@phi` attaches; `build_schema` then installs its `read` as the graphql-core
+resolver of that field, so a PHI field costs one function call instead of strawberry's generic
+resolver chain. What is the same for every field of an object (its subject, its audit path,
+its audit entry lists) is found once per object, in a `Reading`; per field there remain a dict
+lookup for the decision, one AES-GCM open and one name appended to the audit entry. A denied
 field returns null and its FORBIDDEN error is built once execution is over, not raised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -26,7 +30,33 @@ from crypto.keyring import Keyring
 from permissions.plan import FieldPlan
 from permissions.principal import Principal
 from permissions.roles import Decision
+from permissions.rows import Subject
 from schema.errors import Forbidden, PhiUnavailable
+
+
+class Reading:
+    """The PHI fields read on one object of the response: its subject, its audit path, and
+    the audit entry lists its fields go to, per decision (found once per object, not per
+    field)."""
+
+    __slots__ = ("_audit", "_lists", "path", "prefix", "subject")
+
+    def __init__(self, path: Path | None, subject: Subject, audit: AuditBuffer) -> None:
+        self.path = path
+        """Held so that its id, the key this reading is found by, stays unique."""
+        self.subject = subject
+        self.prefix = ".".join(str(part) for part in path.as_list()) if path else ""
+        self._audit = audit
+        self._lists: dict[Decision, list[str]] = {}
+
+    def entries(self, decision: Decision) -> list[str]:
+        listed = self._lists.get(decision)
+        if listed is None:
+            subject = self.subject
+            listed = self._lists[decision] = self._audit.entries(
+                subject.patient_id, self.prefix, decision, subject.purpose
+            )
+        return listed
 
 
 class PhiSession:
@@ -38,23 +68,19 @@ class PhiSession:
         self.keyring = keyring
         self.audit = audit
         self.denied: list[tuple[GraphQLResolveInfo[Any], Path]] = []
-        # id(parent path) -> (parent path, its text). Holding the path keeps its id unique.
-        self._prefixes: dict[int, tuple[Path | None, str]] = {}
+        self.readings: dict[int, Reading] = {}
+        """id(object path) -> its reading."""
 
-    def prefix_of(self, path: Path) -> str:
-        """`patients.edges.3.node` for `patients.edges.3.node.ssn`, once per object."""
-        parent = path.prev
-        cached = self._prefixes.get(id(parent))
-        if cached is None or cached[0] is not parent:
-            text = ".".join(str(part) for part in parent.as_list()) if parent else ""
-            cached = self._prefixes[id(parent)] = (parent, text)
-        return cached[1]
+    def begin(self, path: Path | None, subject: Subject) -> Reading:
+        """The reading of the object at `path`, on its first PHI field."""
+        reading = self.readings[id(path)] = Reading(path, subject, self.audit)
+        return reading
 
     def release(self) -> None:
         """Drop what the request held for its audit paths and denials once they are used: the
         request's objects reference each other in cycles, and what only they hold would wait
         for the cyclic collector (thousands of paths per page), slowing the next requests."""
-        self._prefixes.clear()
+        self.readings.clear()
         self.denied.clear()
 
     def denied_errors(self) -> list[GraphQLError]:
@@ -98,28 +124,23 @@ class PhiGuard(FieldExtension):
     def __init__(self, plan: FieldPlan, column: str) -> None:
         self.plan = plan
         self.column = column
-        self.label: str | None = None
-        """`Type.field` for the audit trail; set when installed, derived per call otherwise."""
 
     def resolve(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
         # Strawberry's own path, for a schema built without `build_schema`'s installation.
-        return self.reveal(source, info._raw_info)
+        raw = info._raw_info
+        return self.read(f"{raw.parent_type.name}.{raw.field_name}", raw.field_name, source, raw)
 
-    def reveal(self, source: Any, info: GraphQLResolveInfo[Any]) -> str | None:
+    def installed(self, label: str, name: str) -> Callable[[Any, GraphQLResolveInfo[Any]], Any]:
+        """This guard as the graphql-core resolver of field `label` (`Type.field`)."""
+        return partial(self.read, label, name)
+
+    def read(self, label: str, name: str, source: Any, info: GraphQLResolveInfo[Any]) -> str | None:
         session: PhiSession = info.context.phi
-        subject = source.subject
-        plan = self.plan
-        decision = plan.decide(session.principal, subject)
         path = info.path
-        label = self.label or f"{info.parent_type.name}.{info.field_name}"
-        session.audit.phi_access(
-            subject.patient_id,
-            label,
-            session.prefix_of(path),
-            str(path.key),
-            decision,
-            subject.purpose,
-        )
+        reading = session.readings.get(id(path.prev)) or session.begin(path.prev, source.subject)
+        decision = self.plan.decide(session.principal, reading.subject)
+        key = path.key
+        reading.entries(decision).append(label if key == name else f"{label}@{key}")
         if decision is Decision.DENY:
             session.denied.append((info, path))
             return None
@@ -130,4 +151,4 @@ class PhiGuard(FieldExtension):
             plaintext = session.keyring.open(sealed)
         except CryptoError:
             raise PhiUnavailable() from None
-        return plan.apply(decision, plaintext)
+        return plaintext if decision is Decision.ALLOW else self.plan.apply(decision, plaintext)
