@@ -63,7 +63,7 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     if row is None:
         raise NotFound()
     owner = await Patient.get(id=row.patient_id)  # type: ignore[attr-defined]
-    return node_type(id=strawberry.ID(row.public_id), row=row, subject=ctx.rows.subject(owner))  # type: ignore[call-arg]
+    return types.child_node(node_type, row, ctx.rows.subject(owner))  # type: ignore[type-var]
 
 
 def _encode_cursor(public_id: str) -> str:

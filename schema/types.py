@@ -30,10 +30,7 @@ class Node:
 class Encounter(Node):
     row: strawberry.Private[models.Encounter]
     subject: strawberry.Private[Subject]
-
-    @strawberry.field
-    def kind(self) -> EncounterKind:  # type: ignore[valid-type]
-        return self.row.kind
+    kind: EncounterKind  # type: ignore[valid-type]
 
     start_date: PartialDate | None = phi(Category.DATE, column="start_date")
 
@@ -55,11 +52,7 @@ class Observation(Node):
 
     code: str | None = phi(Category.LAB, column="code", description="LOINC code.")
     value: str | None = phi(Category.LAB, column="value")
-
-    @strawberry.field
-    def unit(self) -> str:
-        return self.row.unit
-
+    unit: str
     effective_date: PartialDate | None = phi(Category.DATE, column="effective_date")
 
 
@@ -73,6 +66,18 @@ class ClinicalNote(Node):
 
 
 Child = TypeVar("Child", Encounter, Diagnosis, Observation, ClinicalNote)
+
+
+def child_node(node: type[Child], row: Any, subject: Subject) -> Child:
+    """A child record's node. Its plain (non-PHI) columns are copied as attributes: resolved
+    by graphql-core's default resolver, not through a strawberry resolver per value."""
+    plain = {name: getattr(row, name) for name in _PLAIN_COLUMNS.get(node, ())}
+    return node(
+        id=strawberry.ID(subject.reference(row.public_id)), row=row, subject=subject, **plain
+    )
+
+
+_PLAIN_COLUMNS: dict[type[Node], tuple[str, ...]] = {Encounter: ("kind",), Observation: ("unit",)}
 
 
 @strawberry.type
@@ -109,11 +114,7 @@ class Patient(Node):
 
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)
-        subject = self.subject
-        return [
-            node(id=strawberry.ID(subject.reference(r.public_id)), row=r, subject=subject)
-            for r in rows
-        ]
+        return [child_node(node, row, self.subject) for row in rows]
 
 
 @strawberry.type
