@@ -39,6 +39,7 @@ class PublicModel(Model):
 
     PUBLIC_ID_PREFIX: ClassVar[str]
     _sealed_columns: ClassVar[tuple[tuple[str, str], ...] | None] = None
+    _bindings: ClassVar[tuple[tuple[str, str], ...] | None] = None
 
     class Meta:
         abstract = True
@@ -79,12 +80,18 @@ class PublicModel(Model):
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
         row = super()._init_from_db(**kwargs)
-        for name, column in cls.sealed_columns():
-            blob = row.__dict__.get(name)
+        bindings = cls._bindings
+        if bindings is None:
+            # (attribute, `table.column|`): a row's binding is this prefix and its public id.
+            bindings = cls._bindings = tuple(
+                (name, binding_for(column, "")) for name, column in cls.sealed_columns()
+            )
+        values = row.__dict__
+        public_id = row.public_id
+        for name, prefix in bindings:
+            blob = values.get(name)
             if blob is not None:
-                object.__setattr__(
-                    row, name, Sealed(bytes(blob), binding_for(column, row.public_id))
-                )
+                values[name] = Sealed(bytes(blob), prefix + public_id)
         return row
 
 

@@ -45,7 +45,7 @@ class Reading:
         self.path = path
         """Held so that its id, the key this reading is found by, stays unique."""
         self.subject = subject
-        self.prefix = ".".join(str(part) for part in path.as_list()) if path else ""
+        self.prefix = ".".join(map(str, path.as_list())) if path else ""
         self._audit = audit
         self._lists: dict[Decision, list[str]] = {}
 
