@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tortoise.exceptions import DBConnectionError, OperationalError, ValidationError
 
-from api import db
+from api import db, heap
 from api.access_log import AccessLog
 from api.auth import Authenticator
 from api.auth.routes import AuthRoutes
@@ -56,9 +56,12 @@ def create_app(
     settings: Settings,
     authenticate: Authenticator | None = None,
     clock: Clock | None = None,
+    *,
+    serving: bool = False,
 ) -> Starlette:
     """`authenticate` defaults to OAuth2 access tokens or server-side sessions; tests may pass
-    their own."""
+    their own. `serving`: this app is the whole process (a server worker), so the heap is
+    settled once it has started (api/heap.py)."""
     provider = key_provider(settings)
     clock = clock or SystemClock()
     sessions = Sessions(settings, clock)
@@ -74,6 +77,8 @@ def create_app(
                 refreshing(app.state.keyring, provider, settings.keyring_refresh),
                 background_sealer(settings, audit_keys),
             ):
+                if serving:
+                    heap.settle()
                 yield
         finally:
             await db.disconnect()

@@ -9,4 +9,4 @@ from api.settings import Settings
 
 
 def app_from_env() -> Starlette:
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), serving=True)

@@ -21,8 +21,9 @@ from crypto.sealed import Sealed
 
 _FORMAT = 1
 _HEADER = struct.Struct(">BI")
+_HEADER_BYTES = _HEADER.size
 _NONCE_BYTES = 12
-_PREFIX = _HEADER.size + _NONCE_BYTES
+_PREFIX = _HEADER_BYTES + _NONCE_BYTES
 VERSION_OFFSET = 1
 """Where the key version starts in a blob: stored SQL can select rows by version."""
 VERSION_BYTES = 4
@@ -77,15 +78,15 @@ class Keyring:
     def open(self, sealed: Sealed) -> str:
         # The hot path of every PHI field: the header picks the key and the AAD's version
         # suffix in one lookup.
-        blob = sealed.blob
-        opener = self._openers.get(blob[: _HEADER.size])
+        blob, binding = sealed
+        opener = self._openers.get(blob[:_HEADER_BYTES])
         if opener is None or len(blob) < _PREFIX:
             self.version_of(blob)  # SealBroken if the blob is not ours at all
             raise KeyUnavailable()
         aead, suffix = opener
         try:
             plain = aead.decrypt(
-                blob[_HEADER.size : _PREFIX], blob[_PREFIX:], sealed.binding.encode() + suffix
+                blob[_HEADER_BYTES:_PREFIX], blob[_PREFIX:], binding.encode() + suffix
             )
         except InvalidTag:
             raise SealBroken() from None

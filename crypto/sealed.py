@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Sealed:
+class Sealed(NamedTuple):
     """An encrypted value and its binding (`table.column|row public id`).
 
     There is deliberately no way to get plaintext out of this object: only a `Keyring` opens it,
-    and only the `@phi` guard holds the keyring during GraphQL execution.
+    and only the `@phi` guard holds the keyring during GraphQL execution. A named tuple because
+    every PHI value of a page is loaded as one: immutable, and built without a Python-level
+    `__init__`.
     """
 
     blob: bytes
@@ -23,7 +24,8 @@ class Sealed:
     def __repr__(self) -> str:
         return f"<Sealed {self.column}>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return repr(self)
 
 
 def binding_for(column: str, row_id: str) -> str:

@@ -88,10 +88,11 @@ class PublicModel(Model):
             )
         values = row.__dict__
         public_id = row.public_id
+        sealed = Sealed._make
         for name, prefix in bindings:
             blob = values.get(name)
             if blob is not None:
-                values[name] = Sealed(bytes(blob), prefix + public_id)
+                values[name] = sealed((bytes(blob), prefix + public_id))
         return row
 
 

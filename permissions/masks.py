@@ -10,7 +10,7 @@ from permissions.roles import Category
 
 
 def _last4_digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())[-4:]
+    return "".join(filter(str.isdigit, value))[-4:]
 
 
 def _ssn(value: str) -> str:

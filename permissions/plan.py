@@ -49,10 +49,15 @@ class FieldPlan:
         return self.decisions[principal.role]
 
     def apply(self, decision: Decision, plaintext: str) -> str | None:
+        transform = self.transform(decision)
+        return plaintext if transform is None else transform(plaintext)
+
+    def transform(self, decision: Decision) -> Callable[[str], str | None] | None:
+        """What a decision does to an opened value: None for the full value (ALLOW)."""
         if decision is Decision.ALLOW:
-            return plaintext
+            return None
         if decision is Decision.MASK and self.mask is not None:
-            return self.mask(plaintext)
+            return self.mask
         if decision is Decision.DEIDENTIFY:
-            return self.deidentify(plaintext)
+            return self.deidentify
         raise PolicyError("no transform for this decision")

@@ -22,9 +22,12 @@ from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.errors import PhigateError
+from schema.execution import GuardedExecutionContext
+from schema.guard import PhiGuard
 from schema.inventory import phi_fields
 from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
 from schema.mutation import Mutation
+from schema.object_pass import PHI_GUARDS
 from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
@@ -56,27 +59,29 @@ class PhigateSchema(strawberry.Schema):
                 )
 
 
-def _install_guards(schema: strawberry.Schema) -> None:
-    """Make each guard the graphql-core resolver of its @phi field (see guard.py)."""
+def _mark_phi_types(schema: strawberry.Schema) -> None:
+    """Name each object type's guarded fields in its `extensions`, where the execution context
+    finds them: objects of these types go through the guard's object pass."""
+    guards: dict[str, dict[str, PhiGuard]] = {}
     for field in phi_fields(schema):
-        graphql_type = schema._schema.type_map[field.type_name]
+        guards.setdefault(field.type_name, {})[field.field_name] = field.guard
+    for type_name, by_field in guards.items():
+        graphql_type = schema._schema.type_map[type_name]
         assert isinstance(graphql_type, GraphQLObjectType)
-        label = f"{field.type_name}.{field.field_name}"
-        graphql_type.fields[field.field_name].resolve = field.guard.installed(
-            label, field.field_name
-        )
+        graphql_type.extensions = {**graphql_type.extensions, PHI_GUARDS: by_field}
 
 
 def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
-    """The schema as served: declared, with every guard installed as its field's resolver."""
+    """The schema as served: declared, with its PHI types marked for the object pass."""
     schema = declare_schema(limits, production)
-    _install_guards(schema)
+    _mark_phi_types(schema)
     return schema
 
 
 def declare_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
-    """The strawberry schema; @phi fields run their guard through strawberry's extension chain.
-    `production` turns introspection and "did you mean" suggestions off."""
+    """The strawberry schema; unmarked, its @phi fields run their guard one by one through
+    strawberry's extension chain. `production` turns introspection and "did you mean"
+    suggestions off."""
     limits = limits or Limits()
     # Rule classes are made once: the validation cache is keyed by them, so rules built per
     # request (as strawberry's limiter extensions do) would never hit it.
@@ -102,4 +107,5 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
             lambda: MaskErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR),
         ],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
+        execution_context_class=GuardedExecutionContext,
     )

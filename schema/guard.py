@@ -4,59 +4,30 @@ Resolvers hand the guard a row holding `Sealed` values; only here is a keyring u
 one, and only after an ALLOW, MASK or DEIDENTIFY decision. Every outcome, DENY included, is an
 audit record.
 
-Cost matters: a response may hold thousands of PHI fields. `PhiGuard` is the strawberry field
-extension that `@phi` attaches; `build_schema` then installs its `read` as the graphql-core
-resolver of that field, so a PHI field costs one function call instead of strawberry's generic
-resolver chain. What is the same for every field of an object (its subject, its audit path,
-its audit entry lists) is found once per object, in a `Reading`; per field there remain a dict
-lookup for the decision, one AES-GCM open and one name appended to the audit entry. A denied
-field returns null and its FORBIDDEN error is built once execution is over, not raised.
+`phi()` attaches a `PhiGuard` to each PHI field as a strawberry field extension, so any schema
+that declares the field enforces it, one field at a time (`PhiGuard.read`). A schema from
+`build_schema` goes further: its execution context hands each object's selected PHI fields to
+`schema.object_pass`, which decides, opens and records them in one loop (DESIGN.md section 2).
+A field that pass cannot complete (a value that will not open) is left to `read`, so its error
+is located at its path like any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import FieldNode, GraphQLError
 from graphql.pyutils import Path
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
-from audit.buffer import AuditBuffer
+from audit.buffer import AuditBuffer, entry
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from permissions.plan import FieldPlan
 from permissions.principal import Principal
 from permissions.roles import Decision
-from permissions.rows import Subject
 from schema.errors import Forbidden, PhiUnavailable
-
-
-class Reading:
-    """The PHI fields read on one object of the response: its subject, its audit path, and
-    the audit entry lists its fields go to, per decision (found once per object, not per
-    field)."""
-
-    __slots__ = ("_audit", "_lists", "path", "prefix", "subject")
-
-    def __init__(self, path: Path | None, subject: Subject, audit: AuditBuffer) -> None:
-        self.path = path
-        """Held so that its id, the key this reading is found by, stays unique."""
-        self.subject = subject
-        self.prefix = ".".join(map(str, path.as_list())) if path else ""
-        self._audit = audit
-        self._lists: dict[Decision, list[str]] = {}
-
-    def entries(self, decision: Decision) -> list[str]:
-        listed = self._lists.get(decision)
-        if listed is None:
-            subject = self.subject
-            listed = self._lists[decision] = self._audit.entries(
-                subject.patient_id, self.prefix, decision, subject.purpose
-            )
-        return listed
 
 
 class PhiSession:
@@ -67,20 +38,28 @@ class PhiSession:
         self.principal = principal
         self.keyring = keyring
         self.audit = audit
-        self.denied: list[tuple[GraphQLResolveInfo[Any], Path]] = []
-        self.readings: dict[int, Reading] = {}
-        """id(object path) -> its reading."""
+        self.denied: list[tuple[list[FieldNode], Path]] = []
+        self._prefixes: dict[int, tuple[Path, str]] = {}
 
-    def begin(self, path: Path | None, subject: Subject) -> Reading:
-        """The reading of the object at `path`, on its first PHI field."""
-        reading = self.readings[id(path)] = Reading(path, subject, self.audit)
-        return reading
+    def prefix(self, path: Path | None) -> str:
+        """The audit path of the object at `path` (`p0.edges.3.node`). Each path's text is
+        built once from its parent's, so the objects of a page share their common part (each
+        path is held with its text, so its id stays unique while cached)."""
+        if path is None:
+            return ""
+        cached = self._prefixes.get(id(path))
+        if cached is not None:
+            return cached[1]
+        parent = path.prev
+        text = str(path.key) if parent is None else f"{self.prefix(parent)}.{path.key}"
+        self._prefixes[id(path)] = (path, text)
+        return text
 
     def release(self) -> None:
         """Drop what the request held for its audit paths and denials once they are used: the
         request's objects reference each other in cycles, and what only they hold would wait
         for the cyclic collector (thousands of paths per page), slowing the next requests."""
-        self.readings.clear()
+        self._prefixes.clear()
         self.denied.clear()
 
     def denied_errors(self) -> list[GraphQLError]:
@@ -88,12 +67,12 @@ class PhiSession:
         # query text again for each error); the other denials copy that error with their path.
         located: dict[int, GraphQLError] = {}
         errors: list[GraphQLError] = []
-        for info, path in self.denied:
-            first = located.get(id(info.field_nodes[0]))
+        for nodes, path in self.denied:
+            first = located.get(id(nodes[0]))
             if first is None:
-                first = located[id(info.field_nodes[0])] = GraphQLError(
+                first = located[id(nodes[0])] = GraphQLError(
                     Forbidden.default_message,
-                    nodes=info.field_nodes,
+                    nodes=nodes,
                     path=path.as_list(),
                     original_error=Forbidden(),
                     extensions={"code": Forbidden.code},
@@ -126,23 +105,20 @@ class PhiGuard(FieldExtension):
         self.column = column
 
     def resolve(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
-        # Strawberry's own path, for a schema built without `build_schema`'s installation.
-        raw = info._raw_info
-        return self.read(f"{raw.parent_type.name}.{raw.field_name}", raw.field_name, source, raw)
+        return self.read(source, info._raw_info)
 
-    def installed(self, label: str, name: str) -> Callable[[Any, GraphQLResolveInfo[Any]], Any]:
-        """This guard as the graphql-core resolver of field `label` (`Type.field`)."""
-        return partial(self.read, label, name)
-
-    def read(self, label: str, name: str, source: Any, info: GraphQLResolveInfo[Any]) -> str | None:
+    def read(self, source: Any, info: Any) -> str | None:
+        """One field: decide, record, then open (a value that will not open is still on
+        record, as an access that failed)."""
         session: PhiSession = info.context.phi
+        subject = source.subject
+        decision = self.plan.decide(session.principal, subject)
         path = info.path
-        reading = session.readings.get(id(path.prev)) or session.begin(path.prev, source.subject)
-        decision = self.plan.decide(session.principal, reading.subject)
-        key = path.key
-        reading.entries(decision).append(label if key == name else f"{label}@{key}")
+        session.audit.entries(
+            subject.patient_id, session.prefix(path.prev), decision, subject.purpose
+        ).append(entry(f"{info.parent_type.name}.{info.field_name}", str(path.key)))
         if decision is Decision.DENY:
-            session.denied.append((info, path))
+            session.denied.append((info.field_nodes, path))
             return None
         sealed = getattr(source.row, self.column)
         if sealed is None:
@@ -151,4 +127,4 @@ class PhiGuard(FieldExtension):
             plaintext = session.keyring.open(sealed)
         except CryptoError:
             raise PhiUnavailable() from None
-        return plaintext if decision is Decision.ALLOW else self.plan.apply(decision, plaintext)
+        return self.plan.apply(decision, plaintext)

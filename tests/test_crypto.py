@@ -41,7 +41,7 @@ def test_ciphertext_bound_to_its_row_and_column(binding: str) -> None:
     keyring = ring()
     sealed = keyring.seal("900-12-3456", "patient.ssn|pat_x")
     with pytest.raises(SealBroken):
-        keyring.open(replace(sealed, binding=binding))
+        keyring.open(sealed._replace(binding=binding))
 
 
 def test_tampered_or_relabelled_ciphertext_fails() -> None:
@@ -50,13 +50,13 @@ def test_tampered_or_relabelled_ciphertext_fails() -> None:
     flipped = bytearray(sealed.blob)
     flipped[-1] ^= 1
     with pytest.raises(SealBroken):
-        keyring.open(replace(sealed, blob=bytes(flipped)))
+        keyring.open(sealed._replace(blob=bytes(flipped)))
     relabelled = bytearray(sealed.blob)
     relabelled[4] = 2  # claim key version 2: the version is part of the associated data
     with pytest.raises(SealBroken):
-        keyring.open(replace(sealed, blob=bytes(relabelled)))
+        keyring.open(sealed._replace(blob=bytes(relabelled)))
     with pytest.raises(SealBroken):
-        keyring.open(replace(sealed, blob=b"short"))
+        keyring.open(sealed._replace(blob=b"short"))
 
 
 def test_unknown_key_version_is_unavailable() -> None:

@@ -1,0 +1,53 @@
+"""The execution context of phigate's schema: objects with PHI fields go through the guard's
+object pass (schema/object_pass.py); everything else executes as graphql-core does.
+
+The one hook is `execute_fields`, which graphql-core calls for every object it completes with
+the object's collected selection (`@skip`/`@include`, fragments and aliases already applied).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLObjectType
+from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.object_pass import PHI_GUARDS, ObjectPlan
+
+
+class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[int, tuple[GroupedFieldSet, ObjectPlan]] = {}
+        """id(selection) -> (the selection, held so its id stays unique; its plan)."""
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        guards = parent_type.extensions.get(PHI_GUARDS)
+        if guards is None or path is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        # A context without a guard session fails here, as an error at this object: no PHI.
+        session = self.context_value.phi
+        cached = self._plans.get(id(grouped_field_set))
+        if cached is None:
+            plan = ObjectPlan(parent_type, grouped_field_set, guards, session.principal)
+            self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        else:
+            plan = cached[1]
+        values, others = plan.complete(session, source_value, path)
+        if not others:
+            return values
+        rest = super().execute_fields(parent_type, source_value, path, others, position_context)
+        if self.is_awaitable(rest):
+            return plan.merge_later(values, rest)
+        return plan.merge(values, rest)  # type: ignore[arg-type]

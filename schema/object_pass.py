@@ -1,0 +1,197 @@
+"""The guard's pass over one object: every selected PHI field decided, opened and recorded in one
+loop (DESIGN.md section 2).
+
+graphql-core collects an object's selection once per list of objects, so what depends only on
+the selection and the caller is an `ObjectPlan`, built once per request and selection: which
+fields are PHI, and, per kind of subject (plain, narrowed to some categories, in a report), a
+`Decided`: the fields to open with their transform, the fields denied, and the audit entries
+per decision. Per object there remain one AES-GCM open per opened field and one audit list
+extended per decision; per field, none of graphql-core's generic field machinery, which the
+object's non-PHI fields still go through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import FieldNode, GraphQLObjectType
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path
+
+from audit.buffer import entry
+from crypto.errors import CryptoError
+from permissions.principal import Principal
+from permissions.roles import Category, Decision
+from permissions.rows import Subject
+from schema.guard import PhiGuard, PhiSession
+
+PHI_GUARDS = "phigate.phi_guards"
+"""Key, in a GraphQL object type's `extensions`, of its PHI fields' guards by field name."""
+
+Transform = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Selected:
+    """One PHI field as asked for in one selection."""
+
+    key: str
+    """The response key: the field's name or the alias it was asked under."""
+    guard: PhiGuard
+    entry: str
+    details: FieldDetailsList
+    serialize: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What one caller may do with one selection on one kind of subject."""
+
+    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any]], ...]
+    """(response key, sealed column, transform or None for the full value, serializer)"""
+    denied: tuple[tuple[str, list[FieldNode]], ...]
+    entries: tuple[tuple[Decision, tuple[str, ...]], ...]
+    """The audit entries of every selected field, by decision."""
+
+
+class ObjectPlan:
+    """The PHI fields of one selection on one object type, and the other fields, which
+    graphql-core executes as usual."""
+
+    __slots__ = (
+        "_decided", "_phi_last", "_selected", "keys", "others", "phi_keys", "principal",
+        "type_name",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        parent_type: GraphQLObjectType,
+        grouped_field_set: GroupedFieldSet,
+        guards: Mapping[str, PhiGuard],
+        principal: Principal,
+    ) -> None:
+        selected = []
+        others: GroupedFieldSet = {}
+        for key, details in grouped_field_set.items():
+            name = details[0].node.name.value
+            guard = guards.get(name)
+            if guard is None:
+                others[key] = details
+                continue
+            field_type: Any = parent_type.fields[name].type
+            selected.append(
+                _Selected(
+                    key=key,
+                    guard=guard,
+                    entry=entry(f"{parent_type.name}.{name}", key),
+                    details=details,
+                    serialize=field_type.serialize,
+                )
+            )
+        self.principal = principal
+        self.type_name = parent_type.name
+        self.keys = tuple(grouped_field_set)
+        self.phi_keys = tuple(field.key for field in selected)
+        self.others = others
+        self._phi_last = self.keys == (*others, *self.phi_keys)
+        """Every PHI field asked for after every other field (`{ id kind startDate }`)."""
+        self._selected = tuple(selected)
+        self._decided: dict[tuple[bool, frozenset[Category] | None], Decided] = {}
+
+    def decided(self, subject: Subject) -> Decided:
+        kind = (subject.report is None, subject.categories)
+        decided = self._decided.get(kind)
+        if decided is None:
+            decided = self._decided[kind] = self._decide(subject)
+        return decided
+
+    def _decide(self, subject: Subject) -> Decided:
+        opened = []
+        denied = []
+        entries: dict[Decision, list[str]] = {}
+        for field in self._selected:
+            plan = field.guard.plan
+            decision = plan.decide(self.principal, subject)
+            entries.setdefault(decision, []).append(field.entry)
+            if decision is Decision.DENY:
+                denied.append((field.key, [d.node for d in field.details]))
+            else:
+                opened.append(
+                    (field.key, field.guard.column, plan.transform(decision), field.serialize)
+                )
+        return Decided(
+            tuple(opened), tuple(denied), tuple((d, tuple(e)) for d, e in entries.items())
+        )
+
+    def complete(
+        self, session: PhiSession, source: Any, path: Path
+    ) -> tuple[dict[str, Any], GroupedFieldSet]:
+        """The values of the object's PHI fields, each recorded in the audit buffer, and what
+        is left for graphql-core: the non-PHI fields, and any PHI field whose value did not
+        open (its own resolver records it and raises, so the error carries its path)."""
+        subject: Subject = source.subject
+        decided = self.decided(subject)
+        row = source.row
+        open_sealed = session.keyring.open
+        values: dict[str, Any] = dict.fromkeys(self.phi_keys)
+        unopened: list[str] = []
+        for key, column, transform, serialize in decided.opened:
+            sealed = getattr(row, column)
+            if sealed is None:
+                continue
+            try:
+                plaintext = open_sealed(sealed)
+            except CryptoError:
+                unopened.append(key)
+                continue
+            value = plaintext if transform is None else transform(plaintext)
+            if value is not None:
+                values[key] = serialize(value)
+        prefix = session.prefix(path)
+        for decision, entries in decided.entries:
+            session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
+                entries
+            )
+        for key, nodes in decided.denied:
+            session.denied.append((nodes, Path(path, key, self.type_name)))
+        if unopened:
+            return values, self._leave(session, subject, prefix, values, unopened)
+        return values, self.others
+
+    def _leave(
+        self,
+        session: PhiSession,
+        subject: Subject,
+        prefix: str,
+        values: dict[str, Any],
+        keys: list[str],
+    ) -> GroupedFieldSet:
+        """Hand fields whose value did not open back to graphql-core: their guard's own
+        resolver records them (so their entries are taken back here) and raises."""
+        others = dict(self.others)
+        for field in self._selected:
+            if field.key in keys:
+                decision = field.guard.plan.decide(self.principal, subject)
+                audit = session.audit.entries(subject.patient_id, prefix, decision, subject.purpose)
+                audit.remove(field.entry)
+                del values[field.key]
+                others[field.key] = field.details
+        return others
+
+    def merge(self, values: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
+        """Both parts of the object's result, in the order the fields were asked for."""
+        if self._phi_last and len(values) == len(self.phi_keys):
+            others.update(values)
+            return others
+        return {
+            key: values[key] if key in values else others[key]
+            for key in self.keys
+            if key in values or key in others
+        }
+
+    async def merge_later(
+        self, values: dict[str, Any], others: Awaitable[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return self.merge(values, await others)
