@@ -174,9 +174,18 @@ class Bench:
             f"   control {control_ms:8.1f} ms   guarded {guard_ms:8.1f} ms"
             f"   ratio {r1:.2f}x  (median of per-round ratios; goal <= 1.25x)"
         )
+        # The fastest round of each is the one the machine (a neighbour, a collection)
+        # disturbed least: their ratio is the steadiest estimate of the work itself.
+        print(
+            f"   fastest rounds: control {1000 * min(t_control):6.1f} ms"
+            f"   guarded {1000 * min(t_guard):6.1f} ms   ratio {min(t_guard) / min(t_control):.2f}x"
+        )
         print(f"   guard cost per PHI field: {1000 * (guard_ms - control_ms) / fields:.2f} us")
         print("R2 front desk (clinical denied, SSN masked) / physician:")
-        print(f"   {1000 * statistics.median(t_desk):8.1f} ms   ratio {r2:.2f}x  (goal < 1.0x)")
+        print(
+            f"   {1000 * statistics.median(t_desk):8.1f} ms   ratio {r2:.2f}x  (goal < 1.0x);"
+            f" fastest rounds {min(t_desk) / min(t_guard):.2f}x"
+        )
         await self.growth(guarded_pages, everything)
 
     async def growth(self, pages: Pages, everything: str) -> None:

@@ -4,10 +4,12 @@ fragments, `@skip`/`@include`), and the audit must name exactly the fields retur
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import httpx
 import pytest
+from graphql.execution.executor import Executor
 
 from crypto.keyring import Keyring
 from models import User
@@ -15,6 +17,7 @@ from permissions.policy import DEFAULT_PURPOSE
 from permissions.principal import Principal
 from schema.build import build_schema, declare_schema
 from schema.context import RequestContext
+from schema.execution import GuardedExecutionContext
 from tests.helpers import audited_fields, gql
 from tests.world import CLINICAL, OWN, World
 
@@ -130,3 +133,12 @@ async def test_object_pass_answers_as_the_per_field_guard_does(
             )
             outcomes.append((result.data, errors, sorted(r[1:] for r in records)))
         assert outcomes[0] == outcomes[1], username
+
+
+def test_the_execution_hook_matches_graphql_core() -> None:
+    """The object pass hangs on one method of graphql-core's execution context: a release that
+    changes its signature must fail here, not on every object of every response."""
+    ours = inspect.signature(GuardedExecutionContext.execute_fields)
+    theirs = inspect.signature(Executor.execute_fields)
+    assert list(ours.parameters) == list(theirs.parameters)
+    assert build_schema().execution_context_class is GuardedExecutionContext
