@@ -92,7 +92,7 @@ class PublicModel(Model):
         for name, prefix in bindings:
             blob = values.get(name)
             if blob is not None:
-                values[name] = sealed((bytes(blob), prefix + public_id))
+                values[name] = sealed((blob, prefix + public_id))
         return row
 
 

@@ -6,6 +6,7 @@ does not exist. Lists and counts are built on the same query, so they never reve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ class RowAccess:
             None if principal.scopes is None else scope_categories(principal.scopes)
         )
         self._emergency: frozenset[int] | None = None
+        self._emergency_read: asyncio.Future[frozenset[int]] | None = None
 
     async def patients(self) -> QuerySet[Patient]:
         if not self._identified():
@@ -116,15 +118,20 @@ class RowAccess:
 
     async def _emergency_patients(self, user_pk: int) -> frozenset[int]:
         """Patients outside the care team the caller reaches through a live break-glass grant;
-        read once per request (compiled: every physician request asks)."""
+        read once per request (compiled: every physician request asks), and once only when
+        several fields of the request ask at the same time (`a: patients ... b: patients`)."""
         if self._emergency is None:
-            granted: frozenset[int] = frozenset()
-            if self.principal.role in BREAK_GLASS_ROLES:
-                now = datetime.now(UTC)
-                grants = await _GRANTS.select("open", _open_grants, user=user_pk)
-                granted = frozenset(g.patient_id for g in grants if g.expires_at > now)  # type: ignore[attr-defined]
-            self._emergency = granted
+            if self._emergency_read is None:
+                self._emergency_read = asyncio.ensure_future(self._read_emergency(user_pk))
+            self._emergency = await self._emergency_read
         return self._emergency
+
+    async def _read_emergency(self, user_pk: int) -> frozenset[int]:
+        if self.principal.role not in BREAK_GLASS_ROLES:
+            return frozenset()
+        now = datetime.now(UTC)
+        grants = await _GRANTS.select("open", _open_grants, user=user_pk)
+        return frozenset(g.patient_id for g in grants if g.expires_at > now)  # type: ignore[attr-defined]
 
     async def _self_and_proxy(self, user_pk: int) -> QuerySet[Patient]:
         if self._proxy is None:

@@ -1,5 +1,6 @@
 """Exactly one audit write per request, whatever the number of PHI fields, counted by the
-database engine itself (SQLite's statement trace, PostgreSQL's pg_stat_statements).
+database engine itself (SQLite's statement trace, PostgreSQL's pg_stat_statements); and the
+caller's break-glass grants read once per request, however many of its fields ask.
 
 On PostgreSQL the audit INSERT is a CTE of the statement that also adds the request's patients
 to the export window, so statements are matched by what they contain, not how they start."""
@@ -29,8 +30,9 @@ query($id: ID!) {
 
 
 @contextlib.asynccontextmanager
-async def audit_inserts() -> AsyncIterator[Callable[[], int]]:
-    """Yields a function returning how many INSERTs into audit_event the engine executed."""
+async def statements(containing: str) -> AsyncIterator[Callable[[], int]]:
+    """Yields a function returning how many statements containing `containing` (any case) the
+    engine executed."""
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
         await conn.execute_script("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -40,24 +42,37 @@ async def audit_inserts() -> AsyncIterator[Callable[[], int]]:
         rows = await conn.execute_query_dict(
             "SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND query ILIKE '%INSERT INTO audit_event%'"
+            "AND query ILIKE $1",
+            [f"%{containing}%"],
         )
         counted.append(int(rows[0]["n"]))
         return
-    statements: list[str] = []
+    executed: list[str] = []
     driver = conn._connection  # aiosqlite runs sqlite3 in its own thread: trace it there
-    await driver._execute(driver._conn.set_trace_callback, statements.append)
+    await driver._execute(driver._conn.set_trace_callback, executed.append)
     try:
-        yield lambda: sum("INSERT INTO AUDIT_EVENT" in s.upper() for s in statements)
+        yield lambda: sum(containing.upper() in s.upper() for s in executed)
     finally:
         await driver._execute(driver._conn.set_trace_callback, None)
 
 
 async def test_one_audit_statement_per_request(client: httpx.AsyncClient, world: World) -> None:
-    async with audit_inserts() as inserts:
+    async with statements("INSERT INTO audit_event") as inserts:
         response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
     assert "errors" not in response.json()
     request_id = response.headers["x-request-id"]
     assert len(await audited_fields(request_id)) == 23  # 10+1+3+3+2 fields, 4 more under the alias
     assert await AuditEvent.filter(request_id=request_id).count() == 1  # one patient, all ALLOW
     assert inserts() == 1
+
+
+async def test_break_glass_grants_read_once_per_request(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    pages = "{ a: patients(first: 1) { totalCount } b: patients(first: 2) { totalCount } }"
+    async with statements('FROM "break_glass_grant"') as reads:
+        response = await gql(client, pages, as_user="doc")
+    body = response.json()
+    assert "errors" not in body
+    assert body["data"]["a"]["totalCount"] == body["data"]["b"]["totalCount"] > 0
+    assert reads() == 1
