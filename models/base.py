@@ -88,11 +88,13 @@ class PublicModel(Model):
             )
         values = row.__dict__
         public_id = row.public_id
-        sealed = Sealed._make
+        # `Sealed(blob, binding)` without the named tuple's Python-level `__new__`: every PHI
+        # value of a page passes here.
+        new = tuple.__new__
         for name, prefix in bindings:
             blob = values.get(name)
             if blob is not None:
-                values[name] = sealed((blob, prefix + public_id))
+                values[name] = new(Sealed, (blob, prefix + public_id))
         return row
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, GraphQLObjectType
+from graphql import FieldNode, GraphQLObjectType, GraphQLString
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 
@@ -32,6 +32,10 @@ PHI_GUARDS = "phigate.phi_guards"
 
 Transform = Callable[[str], str | None]
 
+_STR_AS_IS = (GraphQLString.serialize, str)
+"""Serializers that return a str as it is (String's, and PartialDate's `str`): an opened value
+is a str, so these fields are not serialized again."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Selected:
@@ -42,15 +46,16 @@ class _Selected:
     guard: PhiGuard
     entry: str
     details: FieldDetailsList
-    serialize: Callable[[Any], Any]
+    serialize: Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
     """What one caller may do with one selection on one kind of subject."""
 
-    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any]], ...]
-    """(response key, sealed column, transform or None for the full value, serializer)"""
+    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any] | None], ...]
+    """(response key, sealed column, transform or None for the full value, serializer or
+    None for a str as it is)"""
     denied: tuple[tuple[str, list[FieldNode]], ...]
     entries: tuple[tuple[Decision, tuple[str, ...]], ...]
     """The audit entries of every selected field, by decision."""
@@ -80,14 +85,14 @@ class ObjectPlan:
             if guard is None:
                 others[key] = details
                 continue
-            field_type: Any = parent_type.fields[name].type
+            serialize = parent_type.fields[name].type.serialize
             selected.append(
                 _Selected(
                     key=key,
                     guard=guard,
                     entry=entry(f"{parent_type.name}.{name}", key),
                     details=details,
-                    serialize=field_type.serialize,
+                    serialize=None if serialize in _STR_AS_IS else serialize,
                 )
             )
         self.principal = principal
@@ -99,13 +104,6 @@ class ObjectPlan:
         """Every PHI field asked for after every other field (`{ id kind startDate }`)."""
         self._selected = tuple(selected)
         self._decided: dict[tuple[bool, frozenset[Category] | None], Decided] = {}
-
-    def decided(self, subject: Subject) -> Decided:
-        kind = (subject.report is None, subject.categories)
-        decided = self._decided.get(kind)
-        if decided is None:
-            decided = self._decided[kind] = self._decide(subject)
-        return decided
 
     def _decide(self, subject: Subject) -> Decided:
         opened = []
@@ -132,7 +130,10 @@ class ObjectPlan:
         is left for graphql-core: the non-PHI fields, and any PHI field whose value did not
         open (its own resolver records it and raises, so the error carries its path)."""
         subject: Subject = source.subject
-        decided = self.decided(subject)
+        kind = (subject.report is None, subject.categories)
+        decided = self._decided.get(kind)
+        if decided is None:
+            decided = self._decided[kind] = self._decide(subject)
         row = source.row
         open_sealed = session.keyring.open
         values: dict[str, Any] = dict.fromkeys(self.phi_keys)
@@ -148,7 +149,7 @@ class ObjectPlan:
                 continue
             value = plaintext if transform is None else transform(plaintext)
             if value is not None:
-                values[key] = serialize(value)
+                values[key] = value if serialize is None else serialize(value)
         prefix = session.prefix(path)
         for decision, entries in decided.entries:
             session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
