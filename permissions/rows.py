@@ -73,21 +73,26 @@ class RowAccess:
 
     async def patient(self, public_id: str) -> Patient | None:
         """One patient within the principal's rows: the lookup every single-patient request
-        makes, so its query is compiled once per scope (models/compiled.py)."""
+        makes, so its query is compiled once per scope (models/compiled.py). A care team's
+        patient is found without reading break-glass grants, which never cover one (a grant
+        is for a patient outside the team): only a miss asks whether a grant reaches it."""
         if not self._identified():
             return None
         scope, key = self._scope_key()
         if key is None:
             return None
         pure = _PURE.get(scope)
-        if pure is None or (scope is RowScope.CARE_TEAM and await self._emergency_patients(key)):
-            return await (await self.role_scope()).filter(public_id=public_id).first()
+        if pure is not None:
 
-        def build(values: Mapping[str, Any]) -> QuerySet[Patient]:
-            return pure(values["key"]).filter(public_id=values["public_id"]).limit(1)
+            def build(values: Mapping[str, Any]) -> QuerySet[Patient]:
+                return pure(values["key"]).filter(public_id=values["public_id"]).limit(1)
 
-        found = await _BY_PUBLIC_ID.select(scope, build, key=key, public_id=public_id)
-        return found[0] if found else None
+            found = await _BY_PUBLIC_ID.select(scope, build, key=key, public_id=public_id)
+            if found:
+                return found[0]
+            if scope is not RowScope.CARE_TEAM or not await self._emergency_patients(key):
+                return None
+        return await (await self.role_scope()).filter(public_id=public_id).first()
 
     def _identified(self) -> bool:
         # Researchers and report-scoped clients get their data through `report` only; a token

@@ -76,3 +76,19 @@ async def test_break_glass_grants_read_once_per_request(
     assert "errors" not in body
     assert body["data"]["a"]["totalCount"] == body["data"]["b"]["totalCount"] > 0
     assert reads() == 1
+
+
+async def test_a_care_team_patient_is_found_without_reading_grants(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Grants only reach patients outside the care team: a hit on the team needs none, a miss
+    asks once."""
+    one = "query($id: ID!) { patient(id: $id) { id } }"
+    async with statements('FROM "break_glass_grant"') as reads:
+        response = await gql(client, one, {"id": world.patients["own"]}, as_user="doc")
+    assert response.json()["data"]["patient"]["id"] == world.patients["own"]
+    assert reads() == 0
+    async with statements('FROM "break_glass_grant"') as reads:
+        response = await gql(client, one, {"id": world.patients["other"]}, as_user="doc")
+    assert response.json()["data"]["patient"] is None
+    assert reads() == 1
