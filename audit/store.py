@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import connections
@@ -66,6 +66,10 @@ class Shared:
     client: str | None
     ip: str | None
 
+    def values(self) -> list[object]:
+        """In `SHARED` order (not `dataclasses.astuple`, which deep-copies every value)."""
+        return [getattr(self, name) for name in SHARED]
+
 
 Row = tuple[str, str, str, str]
 """patient, decision, purpose, and the JSON text of the fields accessed (audit/buffer.py)"""
@@ -86,7 +90,7 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         patients, decisions, purposes, accessed = zip(*rows, strict=True)
-        values = [*astuple(shared), list(patients), list(decisions), list(purposes), list(accessed)]
+        values = [*shared.values(), list(patients), list(decisions), list(purposes), list(accessed)]
         if window is None:
             await connection.execute_query(_POSTGRES, values)
             return 0
@@ -97,7 +101,7 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
     # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
     # Public ids, decisions and purposes need no escaping, and the field lists are JSON already.
     encoded = ",".join(f'["{p}","{d}","{u}",{fields}]' for p, d, u, fields in rows)
-    values = [shared.at.isoformat(sep=" "), *astuple(shared)[1:], f"[{encoded}]"]
+    values = [shared.at.isoformat(sep=" "), *shared.values()[1:], f"[{encoded}]"]
     if window is None:
         await connection.execute_query(_SQLITE, values)
         return 0
