@@ -19,6 +19,7 @@ from schema.build import build_schema, declare_schema
 from schema.context import RequestContext
 from schema.execution import GuardedExecutionContext
 from tests.helpers import audited_fields, gql
+from tests.test_phi_matrix import QUERY as MATRIX
 from tests.world import CLINICAL, OWN, World
 
 MIXED = """
@@ -103,7 +104,7 @@ async def test_fragments_and_conditions_decide_what_is_read_and_recorded(
     )
 
 
-QUERIES = [MIXED, FRAGMENTS]
+QUERIES = [MATRIX, MIXED, FRAGMENTS]
 
 
 @pytest.mark.parametrize("query", QUERIES)

@@ -8,12 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from crypto.keyring import Keyring
-from models import AuditEvent, User
-from permissions.policy import DEFAULT_PURPOSE
-from permissions.principal import Principal
-from schema.build import build_schema, declare_schema
-from schema.context import RequestContext
+from models import AuditEvent
 from tests.helpers import audited_fields, gql
 from tests.world import CLINICAL, OTHER, OWN, World
 
@@ -150,38 +145,3 @@ async def test_decision_matrix(
     rows = await AuditEvent.filter(request_id=response.headers["x-request-id"])
     assert len({r.actor for r in rows}) == 1
     assert all(r.role and r.purpose and r.request_id and r.at for r in rows)
-
-
-async def test_guard_gives_the_same_answer_through_strawberrys_chain(
-    keyring: Keyring, world: World
-) -> None:
-    """`build_schema` installs each guard as its field's resolver; the extension path strawberry
-    would take without that gives the same data, errors and audit records."""
-    users = {user: await User.get(username=user) for user in ("nurse", "desk")}
-    outcomes = []
-    for schema in (build_schema(), declare_schema()):
-        for user in users.values():
-            principal = Principal(
-                actor=user.public_id,
-                role=user.role,
-                purpose=DEFAULT_PURPOSE[user.role],
-                request_id=f"{id(schema)}-{user.username}",
-                user_pk=user.id,
-            )
-            context = RequestContext.create(principal, keyring)
-            result = await schema.execute(QUERY, {"id": world.patients["own"]}, context)
-            records = await audited_fields(principal.request_id)
-            outcomes.append(
-                (
-                    result.data,
-                    sorted(
-                        (tuple(e.path or ()), (e.extensions or {}).get("code"))
-                        for e in result.errors or []
-                    ),
-                    sorted((path, decision) for _, _, path, decision in records),
-                )
-            )
-    installed, chained = outcomes[:2], outcomes[2:]
-    assert installed == chained
-    assert installed[0][2], "audit rows were compared"
-    assert installed[1][1], "front desk's denials were compared"
