@@ -38,7 +38,8 @@ class PhiSession:
         self.principal = principal
         self.keyring = keyring
         self.audit = audit
-        self.denied: list[tuple[list[FieldNode], Path]] = []
+        self.denied: list[tuple[list[FieldNode], list[str | int]]] = []
+        """(the denied field's nodes, its response path)"""
         self._prefixes: dict[int, tuple[Path, str]] = {}
 
     def prefix(self, path: Path | None) -> str:
@@ -73,13 +74,13 @@ class PhiSession:
                 first = located[id(nodes[0])] = GraphQLError(
                     Forbidden.default_message,
                     nodes=nodes,
-                    path=path.as_list(),
+                    path=path,
                     original_error=Forbidden(),
                     extensions={"code": Forbidden.code},
                 )
                 errors.append(first)
             else:
-                errors.append(_Denial(first, path.as_list()))
+                errors.append(_Denial(first, path))
         return errors
 
 
@@ -118,7 +119,7 @@ class PhiGuard(FieldExtension):
             subject.patient_id, session.prefix(path.prev), decision, subject.purpose
         ).append(entry(f"{info.parent_type.name}.{info.field_name}", str(path.key)))
         if decision is Decision.DENY:
-            session.denied.append((info.field_nodes, path))
+            session.denied.append((info.field_nodes, path.as_list()))
             return None
         sealed = getattr(source.row, self.column)
         if sealed is None:

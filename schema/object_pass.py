@@ -67,7 +67,6 @@ class ObjectPlan:
 
     __slots__ = (
         "_decided", "_phi_last", "_selected", "keys", "others", "phi_keys", "principal",
-        "type_name",
     )  # fmt: skip
 
     def __init__(
@@ -96,7 +95,6 @@ class ObjectPlan:
                 )
             )
         self.principal = principal
-        self.type_name = parent_type.name
         self.keys = tuple(grouped_field_set)
         self.phi_keys = tuple(field.key for field in selected)
         self.others = others
@@ -155,8 +153,9 @@ class ObjectPlan:
             session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
                 entries
             )
-        for key, nodes in decided.denied:
-            session.denied.append((nodes, Path(path, key, self.type_name)))
+        if decided.denied:
+            where = path.as_list()
+            session.denied.extend((nodes, [*where, key]) for key, nodes in decided.denied)
         if unopened:
             return values, self._leave(session, subject, prefix, values, unopened)
         return values, self.others
