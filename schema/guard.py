@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import FieldNode, GraphQLError
+from graphql import FieldNode, GraphQLError, GraphQLResolveInfo
 from graphql.pyutils import Path
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
@@ -108,7 +108,7 @@ class PhiGuard(FieldExtension):
     def resolve(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
         return self.read(source, info._raw_info)
 
-    def read(self, source: Any, info: Any) -> str | None:
+    def read(self, source: Any, info: GraphQLResolveInfo[Any]) -> str | None:
         """One field: decide, record, then open (a value that will not open is still on
         record, as an access that failed)."""
         session: PhiSession = info.context.phi

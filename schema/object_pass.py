@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import FieldNode, GraphQLObjectType, GraphQLString
+from graphql import FieldNode, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 
@@ -32,10 +32,6 @@ PHI_GUARDS = "phigate.phi_guards"
 
 Transform = Callable[[str], str | None]
 
-_STR_AS_IS = (GraphQLString.serialize, str)
-"""Serializers that return a str as it is (String's, and PartialDate's `str`): an opened value
-is a str, so these fields are not serialized again."""
-
 
 @dataclass(frozen=True, slots=True)
 class _Selected:
@@ -46,16 +42,15 @@ class _Selected:
     guard: PhiGuard
     entry: str
     details: FieldDetailsList
-    serialize: Callable[[Any], Any] | None
+    serialize: Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
     """What one caller may do with one selection on one kind of subject."""
 
-    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any] | None], ...]
-    """(response key, sealed column, transform or None for the full value, serializer or
-    None for a str as it is)"""
+    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any]], ...]
+    """(response key, sealed column, transform or None for the full value, serializer)"""
     denied: tuple[tuple[str, list[FieldNode]], ...]
     entries: tuple[tuple[Decision, tuple[str, ...]], ...]
     """The audit entries of every selected field, by decision."""
@@ -84,14 +79,13 @@ class ObjectPlan:
             if guard is None:
                 others[key] = details
                 continue
-            serialize = parent_type.fields[name].type.serialize
             selected.append(
                 _Selected(
                     key=key,
                     guard=guard,
                     entry=entry(f"{parent_type.name}.{name}", key),
                     details=details,
-                    serialize=None if serialize in _STR_AS_IS else serialize,
+                    serialize=parent_type.fields[name].type.serialize,
                 )
             )
         self.principal = principal
@@ -147,38 +141,33 @@ class ObjectPlan:
                 continue
             value = plaintext if transform is None else transform(plaintext)
             if value is not None:
-                values[key] = value if serialize is None else serialize(value)
+                values[key] = serialize(value)
+        others, left = self.others, frozenset[str]()
+        if unopened:
+            others, left = self._leave(values, unopened)
         prefix = session.prefix(path)
         for decision, entries in decided.entries:
-            session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
-                entries
-            )
+            listed = session.audit.entries(subject.patient_id, prefix, decision, subject.purpose)
+            listed.extend(entries if not left else (e for e in entries if e not in left))
         if decided.denied:
             where = path.as_list()
             session.denied.extend((nodes, [*where, key]) for key, nodes in decided.denied)
-        if unopened:
-            return values, self._leave(session, subject, prefix, values, unopened)
-        return values, self.others
+        return values, others
 
     def _leave(
-        self,
-        session: PhiSession,
-        subject: Subject,
-        prefix: str,
-        values: dict[str, Any],
-        keys: list[str],
-    ) -> GroupedFieldSet:
-        """Hand fields whose value did not open back to graphql-core: their guard's own
-        resolver records them (so their entries are taken back here) and raises."""
+        self, values: dict[str, Any], keys: list[str]
+    ) -> tuple[GroupedFieldSet, frozenset[str]]:
+        """Hand fields whose value did not open back to graphql-core, with their audit
+        entries: their guard's own resolver records them and raises, so the error has its
+        path. Returns what graphql-core executes, and the entries the pass does not record."""
         others = dict(self.others)
+        left = []
         for field in self._selected:
             if field.key in keys:
-                decision = field.guard.plan.decide(self.principal, subject)
-                audit = session.audit.entries(subject.patient_id, prefix, decision, subject.purpose)
-                audit.remove(field.entry)
                 del values[field.key]
                 others[field.key] = field.details
-        return others
+                left.append(field.entry)
+        return others, frozenset(left)
 
     def merge(self, values: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
         """Both parts of the object's result, in the order the fields were asked for."""
