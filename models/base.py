@@ -11,6 +11,7 @@ from tortoise.models import Model
 
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed, binding_for
+from models.loading import RowLoader
 
 
 class SealedField(fields.BinaryField[Any]):
@@ -39,7 +40,7 @@ class PublicModel(Model):
 
     PUBLIC_ID_PREFIX: ClassVar[str]
     _sealed_columns: ClassVar[tuple[tuple[str, str], ...] | None] = None
-    _bindings: ClassVar[tuple[tuple[str, str], ...] | None] = None
+    _loader: ClassVar[RowLoader[Any]]
 
     class Meta:
         abstract = True
@@ -79,22 +80,15 @@ class PublicModel(Model):
 
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
-        row = super()._init_from_db(**kwargs)
-        bindings = cls._bindings
-        if bindings is None:
-            # (attribute, `table.column|`): a row's binding is this prefix and its public id.
-            bindings = cls._bindings = tuple(
-                (name, binding_for(column, "")) for name, column in cls.sealed_columns()
-            )
-        values = row.__dict__
-        public_id = row.public_id
-        # `Sealed(blob, binding)` without the named tuple's Python-level `__new__`: every PHI
-        # value of a page passes here.
-        new = tuple.__new__
-        for name, prefix in bindings:
-            blob = values.get(name)
-            if blob is not None:
-                values[name] = new(Sealed, (blob, prefix + public_id))
+        loader = cls.__dict__.get("_loader")
+        if loader is None or not loader.current():
+            prefixes = {name: binding_for(column, "") for name, column in cls.sealed_columns()}
+            loader = RowLoader(cls, prefixes)
+            cls._loader = loader
+        row = loader.load(kwargs)
+        if row is None:
+            row = super()._init_from_db(**kwargs)
+            loader.seal(row.__dict__)
         return row
 
 
