@@ -18,7 +18,8 @@ async def test_a_loaded_row_is_complete_and_bound(keyring: Keyring, world: World
     assert isinstance(patient.ssn, Sealed)
     assert patient.ssn.binding == binding_for("patient.ssn", public_id)
     assert keyring.open(patient.ssn) == OWN["ssn"]
-    assert isinstance(patient.created_at, datetime) and patient.created_at.tzinfo is not None
+    assert isinstance(patient.created_at, datetime)
+    assert patient.created_at.tzinfo is not None
     assert isinstance(patient.ssn_index, bytes)
     assert (await patient.organization).name == "Test Hospital"
     # Booleans are native to asyncpg, converted from integers on SQLite: the loader follows
