@@ -24,11 +24,11 @@ async def test_a_loaded_row_is_complete_and_bound(keyring: Keyring, world: World
     assert (await patient.organization).name == "Test Hospital"
     # Booleans are native to asyncpg, converted from integers on SQLite: the loader follows
     # the database the models were last initialised for (tests switch between the two).
-    user = await User.get(id=patient.user_id)
+    user = await User.get(username="alice")
     assert user.is_active is True
 
     diagnosis = await Diagnosis.get(public_id=world.children["diagnosis"])
-    assert diagnosis.patient_id == patient.id
+    assert (await diagnosis.patient).public_id == public_id
     assert diagnosis.code.binding == binding_for("diagnosis.code", diagnosis.public_id)
 
 
