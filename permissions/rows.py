@@ -124,11 +124,13 @@ class RowAccess:
     async def _emergency_patients(self, user_pk: int) -> frozenset[int]:
         """Patients outside the care team the caller reaches through a live break-glass grant;
         read once per request (compiled: every physician request asks), and once only when
-        several fields of the request ask at the same time (`a: patients ... b: patients`)."""
+        several fields of the request ask at the same time (`a: patients ... b: patients`).
+        The read is shielded: graphql-core cancels a field's resolver when a sibling fails, and
+        that must not cancel the read under the other fields waiting for it."""
         if self._emergency is None:
             if self._emergency_read is None:
                 self._emergency_read = asyncio.ensure_future(self._read_emergency(user_pk))
-            self._emergency = await self._emergency_read
+            self._emergency = await asyncio.shield(self._emergency_read)
         return self._emergency
 
     async def _read_emergency(self, user_pk: int) -> frozenset[int]:
