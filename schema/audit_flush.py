@@ -1,5 +1,5 @@
-"""Writes the request's audit records after execution, before the response leaves, and adds
-the FORBIDDEN errors of denied fields.
+"""Writes the request's audit records after execution, before the response leaves, opens the
+response's PHI values meanwhile, and adds the errors of denied and unopenable fields.
 
 If the write fails the whole result is replaced by an AUDIT_UNAVAILABLE error: PHI is returned
 only once its audit records are committed. A request that takes its actor past the export
@@ -8,6 +8,7 @@ budget is withheld the same way, with EXPORT_BUDGET_EXCEEDED, and raises an aler
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,8 +28,23 @@ class AuditFlush(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, RequestContext):
             raise AuditUnavailable()
+        write = asyncio.ensure_future(context.phi.audit.flush())
+        # Let the write reach the database, then open the response's values while it stores
+        # the records: the two overlap, and the response waits for both.
+        await asyncio.sleep(0)
         try:
-            await context.phi.audit.flush()
+            unavailable = context.phi.open_sealed()
+        finally:
+            await self._written(context, write)
+        denied = context.phi.denied_errors()
+        context.phi.release()
+        result = self.execution_context.result
+        if (denied or unavailable) and result is not None:
+            result.errors = [*(result.errors or []), *unavailable, *denied]
+
+    async def _written(self, context: RequestContext, write: asyncio.Future[None]) -> None:
+        try:
+            await write
         except ExportBudgetExceeded as exceeded:
             await self._alert(context, exceeded)
             raise BudgetExceeded() from None
@@ -36,11 +52,6 @@ class AuditFlush(SchemaExtension):
             # Raising here makes strawberry discard the execution result: data becomes null.
             log.error("audit write failed (%s); response withheld", type(exc).__name__)
             raise AuditUnavailable() from None
-        denied = context.phi.denied_errors()
-        context.phi.release()
-        result = self.execution_context.result
-        if denied and result is not None:
-            result.errors = [*(result.errors or []), *denied]
 
     async def _alert(self, context: RequestContext, exceeded: ExportBudgetExceeded) -> None:
         try:

@@ -7,14 +7,14 @@ audit record.
 `phi()` attaches a `PhiGuard` to each PHI field as a strawberry field extension, so any schema
 that declares the field enforces it, one field at a time (`PhiGuard.read`). A schema from
 `build_schema` goes further: its execution context hands each object's selected PHI fields to
-`schema.object_pass`, which decides, opens and records them in one loop (DESIGN.md section 2).
-A field that pass cannot complete (a value that will not open) is left to `read`, so its error
-is located at its path like any other.
+`schema.object_pass`, which decides and records them in one loop (DESIGN.md section 2) and
+sets their sealed values aside; `PhiSession.open_sealed` opens those in place in the response
+while the audit records are written.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode, GraphQLError, GraphQLResolveInfo
 from graphql.pyutils import Path
@@ -29,6 +29,9 @@ from permissions.principal import Principal
 from permissions.roles import Decision
 from schema.errors import Forbidden, PhiUnavailable
 
+if TYPE_CHECKING:
+    from schema.object_pass import ObjectPlan, Sealing
+
 
 class PhiSession:
     """What the guard needs for one request: who asks, the keyring, the audit buffer, and
@@ -40,7 +43,32 @@ class PhiSession:
         self.audit = audit
         self.denied: list[tuple[list[FieldNode], list[str | int]]] = []
         """(the denied field's nodes, its response path)"""
+        self._sealed: list[tuple[dict[str, Any], Path, ObjectPlan, list[Sealing]]] = []
         self._prefixes: dict[int, tuple[Path, str]] = {}
+
+    def seal_later(
+        self, result: dict[str, Any], path: Path, plan: ObjectPlan, sealed: list[Sealing]
+    ) -> None:
+        """`result` (an object's part of the response) gets these values once opened."""
+        if sealed:
+            self._sealed.append((result, path, plan, sealed))
+
+    def open_sealed(self) -> list[GraphQLError]:
+        """Open every value the object pass set aside, in place in the response. A value that
+        will not open stays null, with a PHI_UNAVAILABLE error at its path."""
+        open_value = self.keyring.open
+        unavailable = []
+        for result, path, plan, sealed in self._sealed:
+            for key, value, transform, serialize in sealed:
+                try:
+                    plaintext = open_value(value)
+                except CryptoError:
+                    unavailable.append(_unavailable(plan.nodes(key), [*path.as_list(), key]))
+                    continue
+                shown = plaintext if transform is None else transform(plaintext)
+                if shown is not None:
+                    result[key] = serialize(shown)
+        return unavailable
 
     def prefix(self, path: Path | None) -> str:
         """The audit path of the object at `path` (`p0.edges.3.node`). Each path's text is
@@ -62,6 +90,7 @@ class PhiSession:
         for the cyclic collector (thousands of paths per page), slowing the next requests."""
         self._prefixes.clear()
         self.denied.clear()
+        self._sealed.clear()
 
     def denied_errors(self) -> list[GraphQLError]:
         # A field denied on every row of a page is located once (graphql-core would scan the
@@ -82,6 +111,17 @@ class PhiSession:
             else:
                 errors.append(_Denial(first, path))
         return errors
+
+
+def _unavailable(nodes: list[FieldNode], path: list[str | int]) -> GraphQLError:
+    error = PhiUnavailable()
+    return GraphQLError(
+        error.default_message,
+        nodes=nodes,
+        path=path,
+        original_error=error,
+        extensions=error.extensions,
+    )
 
 
 class _Denial(GraphQLError):

@@ -5,9 +5,15 @@ graphql-core collects an object's selection once per list of objects, so what de
 the selection and the caller is an `ObjectPlan`, built once per request and selection: which
 fields are PHI, and, per kind of subject (plain, narrowed to some categories, in a report), a
 `Decided`: the fields to open with their transform, the fields denied, and the audit entries
-per decision. Per object there remain one AES-GCM open per opened field and one audit list
-extended per decision; per field, none of graphql-core's generic field machinery, which the
-object's non-PHI fields still go through.
+per decision. Per object there remain one audit list extended per decision and, per opened
+field, its sealed value set aside; per field, none of graphql-core's generic field machinery,
+which the object's non-PHI fields still go through.
+
+The values are opened after execution, in place in the result, while the audit records are
+being written (`PhiSession.open_sealed`, `schema/audit_flush.py`): the database stores the
+records as the CPU decrypts, and the response still leaves only once both are done. A record
+lists what the caller was given or refused, and a value that will not open was still asked for
+and allowed, so opening later changes nothing on record.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 
 from audit.buffer import entry
-from crypto.errors import CryptoError
+from crypto.sealed import Sealed
 from permissions.principal import Principal
 from permissions.roles import Category, Decision
 from permissions.rows import Subject
@@ -31,6 +37,9 @@ PHI_GUARDS = "phigate.phi_guards"
 """Key, in a GraphQL object type's `extensions`, of its PHI fields' guards by field name."""
 
 Transform = Callable[[str], str | None]
+Sealing = tuple[str, Sealed, Transform | None, Callable[[Any], Any]]
+"""A value to open: (response key, sealed value, transform or None for the full value,
+serializer)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,70 +126,49 @@ class ObjectPlan:
 
     def complete(
         self, session: PhiSession, source: Any, path: Path
-    ) -> tuple[dict[str, Any], GroupedFieldSet]:
-        """The values of the object's PHI fields, each recorded in the audit buffer, and what
-        is left for graphql-core: the non-PHI fields, and any PHI field whose value did not
-        open (its own resolver records it and raises, so the error carries its path)."""
+    ) -> tuple[dict[str, Any], GroupedFieldSet, list[Sealing]]:
+        """The object's PHI fields, null until opened, each recorded in the audit buffer; what
+        is left for graphql-core (the non-PHI fields); and the sealed values to open."""
         subject: Subject = source.subject
         kind = (subject.report is None, subject.categories)
         decided = self._decided.get(kind)
         if decided is None:
             decided = self._decided[kind] = self._decide(subject)
         row = source.row
-        open_sealed = session.keyring.open
-        values: dict[str, Any] = dict.fromkeys(self.phi_keys)
-        unopened: list[str] = []
-        for key, column, transform, serialize in decided.opened:
-            sealed = getattr(row, column)
-            if sealed is None:
-                continue
-            try:
-                plaintext = open_sealed(sealed)
-            except CryptoError:
-                unopened.append(key)
-                continue
-            value = plaintext if transform is None else transform(plaintext)
-            if value is not None:
-                values[key] = serialize(value)
-        others, left = self.others, frozenset[str]()
-        if unopened:
-            others, left = self._leave(values, unopened)
+        sealed = [
+            (key, value, transform, serialize)
+            for key, column, transform, serialize in decided.opened
+            if (value := getattr(row, column)) is not None
+        ]
         prefix = session.prefix(path)
         for decision, entries in decided.entries:
-            listed = session.audit.entries(subject.patient_id, prefix, decision, subject.purpose)
-            listed.extend(entries if not left else (e for e in entries if e not in left))
+            session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
+                entries
+            )
         if decided.denied:
             where = path.as_list()
             session.denied.extend((nodes, [*where, key]) for key, nodes in decided.denied)
-        return values, others
+        return dict.fromkeys(self.phi_keys), self.others, sealed
 
-    def _leave(
-        self, values: dict[str, Any], keys: list[str]
-    ) -> tuple[GroupedFieldSet, frozenset[str]]:
-        """Hand fields whose value did not open back to graphql-core, with their audit
-        entries: their guard's own resolver records them and raises, so the error has its
-        path. Returns what graphql-core executes, and the entries the pass does not record."""
-        others = dict(self.others)
-        left = []
-        for field in self._selected:
-            if field.key in keys:
-                del values[field.key]
-                others[field.key] = field.details
-                left.append(field.entry)
-        return others, frozenset(left)
+    def nodes(self, key: str) -> list[FieldNode]:
+        """The nodes of the PHI field at response key `key` (for its error)."""
+        return next([d.node for d in f.details] for f in self._selected if f.key == key)
 
     def merge(self, values: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
         """Both parts of the object's result, in the order the fields were asked for."""
-        if self._phi_last and len(values) == len(self.phi_keys):
+        if self._phi_last:
             others.update(values)
             return others
-        return {
-            key: values[key] if key in values else others[key]
-            for key in self.keys
-            if key in values or key in others
-        }
+        return {key: values[key] if key in values else others[key] for key in self.keys}
 
     async def merge_later(
-        self, values: dict[str, Any], others: Awaitable[dict[str, Any]]
+        self,
+        values: dict[str, Any],
+        others: Awaitable[dict[str, Any]],
+        session: PhiSession,
+        path: Path,
+        sealed: list[Sealing],
     ) -> dict[str, Any]:
-        return self.merge(values, await others)
+        merged = self.merge(values, await others)
+        session.seal_later(merged, path, self, sealed)
+        return merged
