@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from audit.budget import ExportBudgetExceeded, alert
 from schema.context import RequestContext
-from schema.errors import AuditUnavailable, BudgetExceeded
+from schema.errors import AuditUnavailable, BudgetExceeded, PhiUnavailable
 
 log = logging.getLogger("phigate.audit")
 
@@ -34,8 +34,13 @@ class AuditFlush(SchemaExtension):
         await asyncio.sleep(0)
         try:
             unavailable = context.phi.open_sealed()
-        finally:
+        except Exception as exc:
+            # Not a value that will not open (that is PHI_UNAVAILABLE at its field): a fault.
+            # Nothing of the response leaves, and the fault's message stays in the process.
+            log.error("opening the response's values failed (%s); withheld", type(exc).__name__)
             await self._written(context, write)
+            raise PhiUnavailable() from None
+        await self._written(context, write)
         denied = context.phi.denied_errors()
         context.phi.release()
         result = self.execution_context.result

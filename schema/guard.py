@@ -56,6 +56,8 @@ class PhiSession:
     def open_sealed(self) -> list[GraphQLError]:
         """Open every value the object pass set aside, in place in the response. A value that
         will not open stays null, with a PHI_UNAVAILABLE error at its path."""
+        if not self._sealed:
+            return []
         open_value = self.keyring.open
         unavailable = []
         for result, path, plan, sealed in self._sealed:

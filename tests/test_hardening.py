@@ -121,6 +121,22 @@ async def test_development_allows_introspection(settings: Settings, world: World
     assert response.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
 
 
+async def test_a_keyring_gone_missing_withholds_the_response(
+    settings: Settings, world: World
+) -> None:
+    # The database is up (the `world` fixture's app started it); this app has no keyring.
+    broken = create_app(settings, TestAuthenticator())
+    broken.state.keyring = None
+    async with https_client(broken) as http:
+        query = "query($id: ID!) { patient(id: $id) { givenName ssn } }"
+        response = await gql(http, query, {"id": world.patients["own"]}, as_user="doc")
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["PHI_UNAVAILABLE"]
+    assert "NoneType" not in response.text
+    assert OWN["given_name"] not in response.text
+
+
 async def test_database_down_is_503_without_data(
     client: httpx.AsyncClient, world: World, database_url: str, pg_admin_url: str | None
 ) -> None:
