@@ -29,23 +29,22 @@ class AuditFlush(SchemaExtension):
         if not isinstance(context, RequestContext):
             raise AuditUnavailable()
         write = asyncio.ensure_future(context.phi.audit.flush())
-        # Let the write reach the database, then open the response's values while it stores
-        # the records: the two overlap, and the response waits for both.
+        # Let the write reach the database, then open the response's values and build its
+        # errors while it stores the records: the two overlap, and the response waits for both.
         await asyncio.sleep(0)
         try:
-            unavailable = context.phi.open_sealed()
+            errors = [*context.phi.open_sealed(), *context.phi.denied_errors()]
         except Exception as exc:
             # Not a value that will not open (that is PHI_UNAVAILABLE at its field): a fault.
             # Nothing of the response leaves, and the fault's message stays in the process.
-            log.error("opening the response's values failed (%s); withheld", type(exc).__name__)
+            log.error("completing the response failed (%s); withheld", type(exc).__name__)
             await self._written(context, write)
             raise PhiUnavailable() from None
         await self._written(context, write)
-        denied = context.phi.denied_errors()
         context.phi.release()
         result = self.execution_context.result
-        if (denied or unavailable) and result is not None:
-            result.errors = [*(result.errors or []), *unavailable, *denied]
+        if errors and result is not None:
+            result.errors = [*(result.errors or []), *errors]
 
     async def _written(self, context: RequestContext, write: asyncio.Future[None]) -> None:
         try:
