@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from api import cli_audit, cli_backup, cli_clients, cli_keys, db
 from api.demo import DemoLogin, seed_demo
@@ -41,6 +42,7 @@ def policy_document() -> str:
     return policy_markdown(overrides)
 
 
+APP = "api.main:app_from_env"
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -63,6 +65,8 @@ def _migrate_embedded(settings: Settings) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.workers import run_workers
+
     _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))
@@ -74,22 +78,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             cert, key = ensure_self_signed(settings.data_dir)
         # Python's default server context already refuses anything below TLS 1.2.
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    uvicorn.run(
-        "api.main:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
         # Forwarded headers are handled by api.transport, from trusted proxies only.
-        proxy_headers=False,
-        server_header=False,
-        log_level="info",
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": "info",
         # uvicorn's access log prints query strings, which may hold PHI: api.access_log
         # writes one without them.
-        access_log=False,
-        log_config=LOG_CONFIG,
-        **tls,  # type: ignore[arg-type]
-    )
+        "access_log": False,
+        "log_config": LOG_CONFIG,
+        **tls,
+    }
+    if args.workers > 1:
+        run_workers(uvicorn.Config(APP, workers=args.workers, **options))
+    else:
+        uvicorn.run(APP, **options)
 
 
 def _parser() -> argparse.ArgumentParser:

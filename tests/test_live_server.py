@@ -7,6 +7,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,33 @@ def test_serve_demo_speaks_https_only(env: dict[str, str], tmp_path: Path) -> No
         anonymous = http.post("/graphql", json={"query": "{ patients { totalCount } }"})
         assert anonymous.status_code == 401
     assert "dr.grey" in server.output
+    assert "Traceback" not in server.output
+
+
+def _listening_sockets(port: int) -> int:
+    """IPv4 sockets listening on `port`, whoever holds them (Linux: /proc/net/tcp)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    listen = "0A"
+    return sum(
+        1
+        for row in rows
+        if int(row.split()[1].split(":")[1], 16) == port and row.split()[3] == listen
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_each_worker_listens_on_a_socket_of_its_own(env: dict[str, str], tmp_path: Path) -> None:
+    """With one shared socket, the worker that wakes first accepts a whole burst of
+    connections; with a socket each (SO_REUSEPORT), the kernel spreads them."""
+    with live_server(env, tmp_path, "--workers", "2") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30
+        while _listening_sockets(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _listening_sockets(port) == 2
+        for _ in range(8):
+            with server.client() as http:  # a new connection each time
+                assert http.get("/healthz").json() == {"status": "ok"}
     assert "Traceback" not in server.output
 
 
