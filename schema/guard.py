@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
 
 class PhiSession:
-    """What the guard needs for one request: who asks, the keyring, the audit buffer, and
-    the fields denied so far (their errors are added to the result after execution)."""
+    """What the guard needs for one request: who asks, the keyring, the audit buffer, the
+    fields denied so far, and the sealed values the object pass set aside (both are dealt
+    with after execution, while the audit records are written)."""
 
     def __init__(self, principal: Principal, keyring: Keyring, audit: AuditBuffer) -> None:
         self.principal = principal
