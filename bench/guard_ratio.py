@@ -28,6 +28,7 @@ from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from api import heap
+from api.auth.sessions import user_principal
 from api.db import migrate, tortoise_config
 from api.demo import SyntheticPatient, create_patient, synthetic_patient
 from bench.control import (
@@ -43,7 +44,6 @@ from crypto.keyring import Keyring
 from crypto.keystore import load_keyring
 from crypto.provider import LocalKeyProvider
 from models import CareTeamAssignment, Organization, User
-from permissions.policy import DEFAULT_PURPOSE
 from permissions.principal import Principal
 from permissions.roles import Role
 from schema.build import build_schema
@@ -99,13 +99,7 @@ async def _plain_copy(public_id: str, values: SyntheticPatient) -> None:
 
 
 def principal(user: User) -> Principal:
-    return Principal(
-        actor=user.public_id,
-        role=user.role,
-        purpose=DEFAULT_PURPOSE[user.role],
-        request_id=secrets.token_hex(12),
-        user_pk=user.id,
-    )
+    return user_principal(user, secrets.token_hex(12))
 
 
 async def timed(run: Callable[[], Awaitable[Any]], rounds: int) -> float:

@@ -31,18 +31,16 @@ class RowLoader(Generic[M]):
         """`sealed` maps each sealed attribute to its binding prefix (`table.column|`): a
         row's binding is that prefix and the row's public id."""
         meta = model._meta
-        native = [(key, attr) for key, attr, _ in meta.db_native_fields]
+        columns = (*meta.db_native_fields, *meta.db_default_fields, *meta.db_complex_fields)
         self._model = model
         self._made_from = meta.db_native_fields[0] if meta.db_native_fields else None
-        self._columns = frozenset(key for key, _, _ in meta.db_native_fields) | {
-            key for key, _, _ in (*meta.db_default_fields, *meta.db_complex_fields)
-        }
-        self._renamed = tuple((key, attr) for key, attr in native if key != attr)
-        self._converted: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-            *((key, attr, field.field_type) for key, attr, field in meta.db_default_fields),
+        self._columns = frozenset(key for key, _, _ in columns)
+        self._renamed = tuple((key, attr) for key, attr, _ in columns if key != attr)
+        self._converted: tuple[tuple[str, str, Callable[[Any], Any]], ...] = tuple(
+            (key, attr, field.field_type) for key, attr, field in meta.db_default_fields
         )
-        self._complex: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-            *((key, attr, field.to_python_value) for key, attr, field in meta.db_complex_fields),
+        self._complex: tuple[tuple[str, str, Callable[[Any], Any]], ...] = tuple(
+            (key, attr, field.to_python_value) for key, attr, field in meta.db_complex_fields
         )
         self._sealed = tuple(sealed.items())
         self._state = {

@@ -27,7 +27,7 @@ from crypto.keyring import Keyring
 from permissions.plan import FieldPlan
 from permissions.principal import Principal
 from permissions.roles import Decision
-from schema.errors import Forbidden, PhiUnavailable
+from schema.errors import Forbidden, PhigateError, PhiUnavailable
 
 if TYPE_CHECKING:
     from schema.object_pass import ObjectPlan, Sealing
@@ -66,7 +66,8 @@ class PhiSession:
                 try:
                     plaintext = open_value(value)
                 except CryptoError:
-                    unavailable.append(_unavailable(plan.nodes(key), [*path.as_list(), key]))
+                    where = [*path.as_list(), key]
+                    unavailable.append(_at_field(PhiUnavailable(), plan.nodes(key), where))
                     continue
                 shown = plaintext if transform is None else transform(plaintext)
                 if shown is not None:
@@ -103,27 +104,17 @@ class PhiSession:
         for nodes, path in self.denied:
             first = located.get(id(nodes[0]))
             if first is None:
-                first = located[id(nodes[0])] = GraphQLError(
-                    Forbidden.default_message,
-                    nodes=nodes,
-                    path=path,
-                    original_error=Forbidden(),
-                    extensions={"code": Forbidden.code},
-                )
+                first = located[id(nodes[0])] = _at_field(Forbidden(), nodes, path)
                 errors.append(first)
             else:
                 errors.append(_Denial(first, path))
         return errors
 
 
-def _unavailable(nodes: list[FieldNode], path: list[str | int]) -> GraphQLError:
-    error = PhiUnavailable()
+def _at_field(error: PhigateError, nodes: list[FieldNode], path: list[str | int]) -> GraphQLError:
+    """`error` located at one field of the response, as graphql-core would report it."""
     return GraphQLError(
-        error.default_message,
-        nodes=nodes,
-        path=path,
-        original_error=error,
-        extensions=error.extensions,
+        str(error), nodes=nodes, path=path, original_error=error, extensions=error.extensions
     )
 
 

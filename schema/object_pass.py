@@ -1,5 +1,5 @@
-"""The guard's pass over one object: every selected PHI field decided, opened and recorded in one
-loop (DESIGN.md section 2).
+"""The guard's pass over one object: every selected PHI field decided and recorded in one loop,
+its sealed value set aside to be opened after execution (DESIGN.md section 2).
 
 graphql-core collects an object's selection once per list of objects, so what depends only on
 the selection and the caller is an `ObjectPlan`, built once per request and selection: which
@@ -37,7 +37,8 @@ PHI_GUARDS = "phigate.phi_guards"
 """Key, in a GraphQL object type's `extensions`, of its PHI fields' guards by field name."""
 
 Transform = Callable[[str], str | None]
-Sealing = tuple[str, Sealed, Transform | None, Callable[[Any], Any]]
+Serialize = Callable[[Any], Any]
+Sealing = tuple[str, Sealed, Transform | None, Serialize]
 """A value to open: (response key, sealed value, transform or None for the full value,
 serializer)"""
 
@@ -51,14 +52,14 @@ class _Selected:
     guard: PhiGuard
     entry: str
     details: FieldDetailsList
-    serialize: Callable[[Any], Any]
+    serialize: Serialize
 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
     """What one caller may do with one selection on one kind of subject."""
 
-    opened: tuple[tuple[str, str, Transform | None, Callable[[Any], Any]], ...]
+    opened: tuple[tuple[str, str, Transform | None, Serialize], ...]
     """(response key, sealed column, transform or None for the full value, serializer)"""
     denied: tuple[tuple[str, list[FieldNode]], ...]
     entries: tuple[tuple[Decision, tuple[str, ...]], ...]

@@ -16,8 +16,8 @@ import httpx
 from starlette.requests import Request
 
 from api.auth import client_ip
+from api.auth.sessions import user_principal
 from models import AuditEvent, User
-from permissions.policy import DEFAULT_PURPOSE
 from permissions.principal import Principal
 
 AS_USER = "x-test-as"
@@ -29,14 +29,7 @@ class TestAuthenticator:
         if username is None:
             return None
         user = await User.get(username=username)
-        return Principal(
-            actor=user.public_id,
-            role=user.role,
-            purpose=DEFAULT_PURPOSE[user.role],
-            request_id=request.state.request_id,
-            ip=client_ip(request),
-            user_pk=user.id,
-        )
+        return user_principal(user, request.state.request_id, ip=client_ip(request))
 
 
 async def gql(

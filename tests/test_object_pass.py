@@ -11,10 +11,9 @@ import httpx
 import pytest
 from graphql.execution.executor import Executor
 
+from api.auth.sessions import user_principal
 from crypto.keyring import Keyring
 from models import User
-from permissions.policy import DEFAULT_PURPOSE
-from permissions.principal import Principal
 from schema.build import build_schema, declare_schema
 from schema.context import RequestContext
 from schema.execution import GuardedExecutionContext
@@ -119,13 +118,7 @@ async def test_object_pass_answers_as_the_per_field_guard_does(
         user = await User.get(username=username)
         outcomes = []
         for schema in (build_schema(), declare_schema()):
-            principal = Principal(
-                actor=user.public_id,
-                role=user.role,
-                purpose=DEFAULT_PURPOSE[user.role],
-                request_id=f"{id(schema)}-{username}",
-                user_pk=user.id,
-            )
+            principal = user_principal(user, f"{id(schema)}-{username}")
             context = RequestContext.create(principal, keyring)
             result = await schema.execute(query, variables, context)
             records = await audited_fields(principal.request_id)

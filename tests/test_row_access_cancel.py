@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
+from api.auth.sessions import user_principal
 from models import User
-from permissions.policy import DEFAULT_PURPOSE
-from permissions.principal import Principal
 from permissions.rows import RowAccess
 from tests.world import World
 
 
 async def test_a_cancelled_field_leaves_the_shared_read_to_the_others(world: World) -> None:
     user = await User.get(username="doc")
-    principal = Principal(
-        actor=user.public_id,
-        role=user.role,
-        purpose=DEFAULT_PURPOSE[user.role],
-        request_id="cancelled-sibling",
-        user_pk=user.id,
-    )
-    rows = RowAccess(principal)
+    rows = RowAccess(user_principal(user, "cancelled-sibling"))
     first = asyncio.ensure_future(rows.patients())
     second = asyncio.ensure_future(rows.patients())
     await asyncio.sleep(0)  # both now wait on the one read

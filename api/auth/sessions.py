@@ -42,6 +42,21 @@ def actor_of(user: User) -> Actor:
     return Actor(user.public_id, user.role.value)
 
 
+def user_principal(
+    user: User, request_id: str, *, ip: str | None = None, session_id: str | None = None
+) -> Principal:
+    """A signed-in user's principal, acting for their role's default purpose."""
+    return Principal(
+        actor=user.public_id,
+        role=user.role,
+        purpose=DEFAULT_PURPOSE[user.role],
+        request_id=request_id,
+        ip=ip,
+        user_pk=user.id,
+        session_id=session_id,
+    )
+
+
 def network_allowed(settings: Settings, user: User, ip: str | None) -> bool:
     role_networks = settings.role_networks.get(user.role)
     if role_networks and not within(ip, role_networks):
@@ -95,14 +110,10 @@ class Sessions:
         session = await self.current(request)
         if session is None:
             return None
-        user = session.user
-        return Principal(
-            actor=user.public_id,
-            role=user.role,
-            purpose=DEFAULT_PURPOSE[user.role],
-            request_id=request.state.request_id,
+        return user_principal(
+            session.user,
+            request.state.request_id,
             ip=client_ip(request),
-            user_pk=user.id,
             session_id=session.public_id,
         )
 
