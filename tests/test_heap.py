@@ -1,11 +1,20 @@
-"""A server worker settles its heap once started (api/heap.py); run in a child process, since
-freezing the collector here would change the rest of the test session."""
+"""A server worker settles its heap once started (api/heap.py; run in a child process, since
+freezing the collector here would change the rest of the test session), and a request leaves
+its rows to reference counting, not to the cyclic collector."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+
+import httpx
+
+from crypto.sealed import Sealed
+from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
+from tests.helpers import gql
+from tests.world import World
 
 PROBE = """
 import gc, json
@@ -24,3 +33,32 @@ def test_settle_freezes_startup_and_collects_young_objects_less_often() -> None:
     assert frozen > 1000, "what startup built is out of the collector's sight"
     assert after == [young, *before[1:]]
     assert young > before[0]
+
+
+LOADED = (Patient, Encounter, Diagnosis, Observation, ClinicalNote, Sealed)
+
+
+async def test_a_page_leaves_none_of_its_rows_to_the_cyclic_collector(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """graphql-core's execution context refers to itself, so whatever the request context
+    still holds when the response leaves is freed only by a collection: the rows it loaded
+    must not be among that (schema/context.py, `RequestContext.release`)."""
+    query = """{ patients { edges { node { id ssn encounters { id startDate }
+                 diagnoses { code } observations { value } notes { text } } } } }"""
+    await gql(client, query, as_user="doc")  # warm: caches made once are not garbage
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        response = await gql(client, query, as_user="doc")
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, LOADED)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    patients = response.json()["data"]["patients"]["edges"]
+    assert patients
+    assert all(p["node"]["encounters"] for p in patients)
+    assert left == []
