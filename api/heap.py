@@ -1,24 +1,22 @@
 """Garbage-collector settings for a long-running server process.
 
-A page of patients holds tens of thousands of container objects until its response is sent. With
-CPython's default thresholds each request then runs hundreds of young collections that walk them
-all, and every few requests a full collection walks every object the process holds, startup's
-too (the schema, ORM metadata, imported modules: 10-25 ms a time on these machines,
-bench/README.md). What startup built lives as long as the process, so it is frozen out of the
-collector's sight. A request's own objects are freed by reference count when it ends (a request
-leaves a few hundred objects in reference cycles, `RequestContext.release`), and CPython counts a
-young generation by allocations minus deallocations: with a threshold above what a few pages hold
-at once, a request's objects are never walked, and a collection comes once every few hundred
-requests, for their cycles.
+A request leaves nothing to the cyclic collector: once its response is sent, its objects are
+freed by reference count (schema/execution.py breaks the one cycle graphql-core makes, and
+tests/test_heap.py checks). All a collection can find, then, is what is alive: the heap startup
+built (the schema, ORM metadata, imported modules: 10-25 ms a walk on these machines,
+bench/README.md), frozen here out of the collector's sight, and the requests in flight. CPython
+counts its young generation as allocations minus deallocations, so a young collection comes
+only when the requests in flight hold more objects than the threshold: set above what a page of
+200 patients with every field holds at its peak (about 30,000), which CPython's default of 700
+would walk hundreds of times, and 10,000 two or three times (11-14 ms a page).
 """
 
 from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 100_000
-"""Net allocations between young collections (CPython's default is 700; a page of 200
-patients with every field holds about 30,000 at its peak)."""
+YOUNG_THRESHOLD = 50_000
+"""Net allocations between young collections."""
 
 
 def settle() -> None:

@@ -41,9 +41,3 @@ class Loaders:
     notes: DataLoader[int, list[ClinicalNote]] = field(
         default_factory=lambda: children_of(ClinicalNote)
     )
-
-    def release(self) -> None:
-        """Forget every row loaded (see `RequestContext.release`)."""
-        for loader in (self.encounters, self.diagnoses, self.observations, self.notes):
-            loader.clear_all()
-            loader.batch = None

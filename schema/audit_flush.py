@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from audit.budget import ExportBudgetExceeded, alert
@@ -29,15 +28,6 @@ class AuditFlush(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, RequestContext):
             raise AuditUnavailable()
-        try:
-            errors = await self._complete(context)
-        finally:
-            context.release()
-        result = self.execution_context.result
-        if errors and result is not None:
-            result.errors = [*(result.errors or []), *errors]
-
-    async def _complete(self, context: RequestContext) -> list[GraphQLError]:
         write = asyncio.ensure_future(context.phi.audit.flush())
         # Let the write reach the database, then open the response's values and build its
         # errors while it stores the records: the two overlap, and the response waits for both.
@@ -51,7 +41,9 @@ class AuditFlush(SchemaExtension):
             await self._written(context, write)
             raise PhiUnavailable() from None
         await self._written(context, write)
-        return errors
+        result = self.execution_context.result
+        if errors and result is not None:
+            result.errors = [*(result.errors or []), *errors]
 
     async def _written(self, context: RequestContext, write: asyncio.Future[None]) -> None:
         try:

@@ -32,12 +32,3 @@ class RequestContext:
             rows=RowAccess(principal),
             safeguards=safeguards,
         )
-
-    def release(self) -> None:
-        """Drop what the request loaded once its response is complete. graphql-core's
-        execution context refers to itself (its async helpers are its own bound methods), so
-        whatever it reaches, this context included, is otherwise freed only by the cyclic
-        collector: a page's child rows and their sealed values, thousands of objects walked
-        by every collection until one finds them unreachable."""
-        self.phi.release()
-        self.loaders.release()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLObjectType
+from graphql import ExecutionResult, ExperimentalIncrementalExecutionResults, GraphQLObjectType
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -22,6 +22,16 @@ class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self._plans: dict[int, tuple[GroupedFieldSet, ObjectPlan]] = {}
         """id(selection) -> (the selection, held so its id stays unique; its plan)."""
+
+    def build_response(
+        self, data: dict[str, Any] | None
+    ) -> ExecutionResult | ExperimentalIncrementalExecutionResults:
+        response = super().build_response(data)
+        # The last step of an execution. graphql-core's async helpers are this context's own
+        # bound methods: a reference cycle, through which the request's objects (its context,
+        # plans and rows) would wait for the cyclic collector instead of being freed now.
+        del self.async_helpers
+        return response
 
     def execute_fields(
         self,

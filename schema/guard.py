@@ -32,6 +32,9 @@ from schema.errors import Forbidden, PhigateError, PhiUnavailable
 if TYPE_CHECKING:
     from schema.object_pass import ObjectPlan, Sealing
 
+Denials = tuple[tuple[str | int, list[FieldNode]], ...]
+"""The fields denied on one object: (response key, the field's nodes) each."""
+
 
 class PhiSession:
     """What the guard needs for one request: who asks, the keyring, the audit buffer, the
@@ -42,8 +45,9 @@ class PhiSession:
         self.principal = principal
         self.keyring = keyring
         self.audit = audit
-        self.denied: list[tuple[list[FieldNode], list[str | int]]] = []
-        """(the denied field's nodes, its response path)"""
+        self.denied: list[tuple[Denials, Path | None]] = []
+        """(the fields denied on one object, the object's path): their errors are built after
+        execution, while the audit records are written."""
         self._sealed: list[tuple[dict[str, Any], Path, ObjectPlan, list[Sealing]]] = []
         self._prefixes: dict[int, tuple[Path, str]] = {}
 
@@ -88,26 +92,20 @@ class PhiSession:
         self._prefixes[id(path)] = (path, text)
         return text
 
-    def release(self) -> None:
-        """Drop what the request held for its audit paths and denials once they are used: the
-        request's objects reference each other in cycles, and what only they hold would wait
-        for the cyclic collector (thousands of paths per page), slowing the next requests."""
-        self._prefixes.clear()
-        self.denied.clear()
-        self._sealed.clear()
-
     def denied_errors(self) -> list[GraphQLError]:
         # A field denied on every row of a page is located once (graphql-core would scan the
         # query text again for each error); the other denials copy that error with their path.
         located: dict[int, GraphQLError] = {}
         errors: list[GraphQLError] = []
-        for nodes, path in self.denied:
-            first = located.get(id(nodes[0]))
-            if first is None:
-                first = located[id(nodes[0])] = _at_field(Forbidden(), nodes, path)
-                errors.append(first)
-            else:
-                errors.append(_Denial(first, path))
+        for denials, path in self.denied:
+            where = [] if path is None else path.as_list()
+            for key, nodes in denials:
+                first = located.get(id(nodes[0]))
+                if first is None:
+                    first = located[id(nodes[0])] = _at_field(Forbidden(), nodes, [*where, key])
+                    errors.append(first)
+                else:
+                    errors.append(_Denial(first, [*where, key]))
         return errors
 
 
@@ -153,7 +151,7 @@ class PhiGuard(FieldExtension):
             subject.patient_id, session.prefix(path.prev), decision, subject.purpose
         ).append(entry(f"{info.parent_type.name}.{info.field_name}", str(path.key)))
         if decision is Decision.DENY:
-            session.denied.append((info.field_nodes, path.as_list()))
+            session.denied.append((((path.key, info.field_nodes),), path.prev))
             return None
         sealed = getattr(source.row, self.column)
         if sealed is None:

@@ -31,7 +31,7 @@ from crypto.sealed import Sealed
 from permissions.principal import Principal
 from permissions.roles import Category, Decision
 from permissions.rows import Subject
-from schema.guard import PhiGuard, PhiSession
+from schema.guard import Denials, PhiGuard, PhiSession
 
 PHI_GUARDS = "phigate.phi_guards"
 """Key, in a GraphQL object type's `extensions`, of its PHI fields' guards by field name."""
@@ -61,7 +61,7 @@ class Decided:
 
     opened: tuple[tuple[str, str, Transform | None, Serialize], ...]
     """(response key, sealed column, transform or None for the full value, serializer)"""
-    denied: tuple[tuple[str, list[FieldNode]], ...]
+    denied: Denials
     entries: tuple[tuple[Decision, tuple[str, ...]], ...]
     """The audit entries of every selected field, by decision."""
 
@@ -147,8 +147,7 @@ class ObjectPlan:
                 entries
             )
         if decided.denied:
-            where = path.as_list()
-            session.denied.extend((nodes, [*where, key]) for key, nodes in decided.denied)
+            session.denied.append((decided.denied, path))
         return dict.fromkeys(self.phi_keys), self.others, sealed
 
     def nodes(self, key: str) -> list[FieldNode]:

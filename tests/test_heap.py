@@ -13,6 +13,8 @@ import httpx
 
 from crypto.sealed import Sealed
 from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
+from schema.context import RequestContext
+from schema.execution import GuardedExecutionContext
 from tests.helpers import gql
 from tests.world import World
 
@@ -35,15 +37,18 @@ def test_settle_freezes_startup_and_collects_young_objects_less_often() -> None:
     assert young > before[0]
 
 
-LOADED = (Patient, Encounter, Diagnosis, Observation, ClinicalNote, Sealed)
+REQUEST_SIDE = (
+    RequestContext, GuardedExecutionContext, Patient, Encounter, Diagnosis, Observation,
+    ClinicalNote, Sealed,
+)  # fmt: skip
 
 
-async def test_a_page_leaves_none_of_its_rows_to_the_cyclic_collector(
+async def test_a_request_leaves_nothing_to_the_cyclic_collector(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """graphql-core's execution context refers to itself, so whatever the request context
-    still holds when the response leaves is freed only by a collection: the rows it loaded
-    must not be among that (schema/context.py, `RequestContext.release`)."""
+    """Once its response is sent, a request's objects (its context, execution, rows and sealed
+    values) are freed by reference count: none is left in a reference cycle, for a collection
+    to walk and free (schema/execution.py, `build_response`)."""
     query = """{ patients { edges { node { id ssn encounters { id startDate }
                  diagnoses { code } observations { value } notes { text } } } } }"""
     await gql(client, query, as_user="doc")  # warm: caches made once are not garbage
@@ -53,7 +58,7 @@ async def test_a_page_leaves_none_of_its_rows_to_the_cyclic_collector(
     try:
         response = await gql(client, query, as_user="doc")
         gc.collect()
-        left = [type(o).__name__ for o in gc.garbage if isinstance(o, LOADED)]
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, REQUEST_SIDE)]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
