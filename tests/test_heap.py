@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from crypto.sealed import Sealed
 from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
@@ -43,20 +44,21 @@ REQUEST_SIDE = (
 )  # fmt: skip
 
 
+@pytest.mark.parametrize("user", ["doc", "desk"])  # fields allowed; allowed, masked and denied
 async def test_a_request_leaves_nothing_to_the_cyclic_collector(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, user: str
 ) -> None:
     """Once its response is sent, a request's objects (its context, execution, rows and sealed
     values) are freed by reference count: none is left in a reference cycle, for a collection
     to walk and free (schema/execution.py, `build_response`)."""
     query = """{ patients { edges { node { id ssn encounters { id startDate }
                  diagnoses { code } observations { value } notes { text } } } } }"""
-    await gql(client, query, as_user="doc")  # warm: caches made once are not garbage
+    await gql(client, query, as_user=user)  # warm: caches made once are not garbage
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
-        response = await gql(client, query, as_user="doc")
+        response = await gql(client, query, as_user=user)
         gc.collect()
         left = [type(o).__name__ for o in gc.garbage if isinstance(o, REQUEST_SIDE)]
     finally:
@@ -65,5 +67,5 @@ async def test_a_request_leaves_nothing_to_the_cyclic_collector(
         gc.enable()
     patients = response.json()["data"]["patients"]["edges"]
     assert patients
-    assert all(p["node"]["encounters"] for p in patients)
+    assert any(p["node"]["encounters"] for p in patients)
     assert left == []
