@@ -16,5 +16,8 @@ def test_guard_ratio_runs(database_url: str) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    for line in ("R1 full guard / control", "R2 front desk", "R3 growth", "200 patients"):
+    for line in (
+        "R1 full guard / control", "R2 check-in app", "front desk signed in", "R3 growth",
+        "200 patients",
+    ):  # fmt: skip
         assert line in result.stdout
