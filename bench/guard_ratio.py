@@ -23,7 +23,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from api import heap
 from api.auth.sessions import user_principal
 from api.db import migrate, tortoise_config
 from api.demo import SyntheticPatient, create_patient, synthetic_patient
+from api.oauth.bearer import acting_for
 from bench.control import (
     ControlContext,
     PlainDiagnosis,
@@ -108,10 +108,9 @@ def principal(user: User) -> Principal:
 
 
 def check_in_app(desk: User) -> Principal:
-    """A third-party app acting for the front-desk user (api/oauth/bearer.py): the user's role
-    and rows, the app's scopes."""
+    """A check-in app acting for the front-desk user, allowed to read identifiers only."""
     scopes = frozenset({Scope.PATIENT_READ.value, Scope.PHI_IDENTIFIERS.value})
-    return replace(principal(desk), client="cli_bench_check_in", scopes=scopes)
+    return acting_for(desk, "cli_bench_check_in", scopes, secrets.token_hex(12))
 
 
 async def timed(run: Callable[[], Awaitable[Any]], rounds: int) -> float:

@@ -54,13 +54,11 @@ class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         else:
             plan = cached[1]
-        values, others, sealed = plan.complete(session, source_value, path)
+        values, others, opening = plan.complete(session, source_value, path)
         if not others:
-            session.seal_later(values, path, plan, sealed)
+            session.seal_later(values, path, plan, opening)
             return values
         rest = super().execute_fields(parent_type, source_value, path, others, position_context)
         if self.is_awaitable(rest):
-            return plan.merge_later(values, rest, session, path, sealed)
-        merged = plan.merge(values, rest)  # type: ignore[arg-type]
-        session.seal_later(merged, path, plan, sealed)
-        return merged
+            return plan.merge_later(values, rest, session, path, opening)
+        return plan.merge_and_seal(values, rest, session, path, opening)  # type: ignore[arg-type]

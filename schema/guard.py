@@ -30,7 +30,7 @@ from permissions.roles import Decision
 from schema.errors import Forbidden, PhigateError, PhiUnavailable
 
 if TYPE_CHECKING:
-    from schema.object_pass import ObjectPlan, Sealing
+    from schema.object_pass import ObjectPlan, Opening
 
 Denials = tuple[tuple[str | int, list[FieldNode]], ...]
 """The fields denied on one object: (response key, the field's nodes) each."""
@@ -48,15 +48,15 @@ class PhiSession:
         self.denied: list[tuple[Denials, Path | None]] = []
         """(the fields denied on one object, the object's path): their errors are built after
         execution, while the audit records are written."""
-        self._sealed: list[tuple[dict[str, Any], Path, ObjectPlan, list[Sealing]]] = []
+        self._sealed: list[tuple[dict[str, Any], Path, ObjectPlan, Opening]] = []
         self._prefixes: dict[int, tuple[Path, str]] = {}
 
     def seal_later(
-        self, result: dict[str, Any], path: Path, plan: ObjectPlan, sealed: list[Sealing]
+        self, result: dict[str, Any], path: Path, plan: ObjectPlan, opening: Opening
     ) -> None:
         """`result` (an object's part of the response) gets these values once opened."""
-        if sealed:
-            self._sealed.append((result, path, plan, sealed))
+        if opening[0]:
+            self._sealed.append((result, path, plan, opening))
 
     def open_sealed(self) -> list[GraphQLError]:
         """Open every value the object pass set aside, in place in the response. A value that
@@ -65,8 +65,11 @@ class PhiSession:
             return []
         open_value = self.keyring.open
         unavailable = []
-        for result, path, plan, sealed in self._sealed:
-            for key, value, transform, serialize in sealed:
+        for result, path, plan, (opened, row) in self._sealed:
+            for key, column, transform, serialize in opened:
+                value = getattr(row, column)
+                if value is None:
+                    continue
                 try:
                     plaintext = open_value(value)
                 except CryptoError:

@@ -5,9 +5,9 @@ graphql-core collects an object's selection once per list of objects, so what de
 the selection and the caller is an `ObjectPlan`, built once per request and selection: which
 fields are PHI, and, per kind of subject (plain, narrowed to some categories, in a report), a
 `Decided`: the fields to open with their transform, the fields denied, and the audit entries
-per decision. Per object there remain one audit list extended per decision and, per opened
-field, its sealed value set aside; per field, none of graphql-core's generic field machinery,
-which the object's non-PHI fields still go through.
+per decision. Per object there remain one audit list extended per decision and one entry
+setting the object aside, with its row and the selection's fields to open; per field, none of
+graphql-core's generic field machinery, which the object's non-PHI fields still go through.
 
 The values are opened after execution, in place in the result, while the audit records are
 being written (`PhiSession.open_sealed`, `schema/audit_flush.py`): the database stores the
@@ -27,7 +27,6 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 
 from audit.buffer import entry
-from crypto.sealed import Sealed
 from permissions.principal import Principal
 from permissions.roles import Category, Decision
 from permissions.rows import Subject
@@ -38,9 +37,11 @@ PHI_GUARDS = "phigate.phi_guards"
 
 Transform = Callable[[str], str | None]
 Serialize = Callable[[Any], Any]
-Sealing = tuple[str, Sealed, Transform | None, Serialize]
-"""A value to open: (response key, sealed value, transform or None for the full value,
-serializer)"""
+Opened = tuple[tuple[str, str, Transform | None, Serialize], ...]
+"""The fields to open: (response key, sealed column, transform or None for the full value,
+serializer) each."""
+Opening = tuple[Opened, Any]
+"""The fields to open on one object, and the row that holds their sealed values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,7 @@ class _Selected:
 class Decided:
     """What one caller may do with one selection on one kind of subject."""
 
-    opened: tuple[tuple[str, str, Transform | None, Serialize], ...]
-    """(response key, sealed column, transform or None for the full value, serializer)"""
+    opened: Opened
     denied: Denials
     entries: tuple[tuple[Decision, tuple[str, ...]], ...]
     """The audit entries of every selected field, by decision."""
@@ -127,20 +127,14 @@ class ObjectPlan:
 
     def complete(
         self, session: PhiSession, source: Any, path: Path
-    ) -> tuple[dict[str, Any], GroupedFieldSet, list[Sealing]]:
+    ) -> tuple[dict[str, Any], GroupedFieldSet, Opening]:
         """The object's PHI fields, null until opened, each recorded in the audit buffer; what
-        is left for graphql-core (the non-PHI fields); and the sealed values to open."""
+        is left for graphql-core (the non-PHI fields); and what to open once execution ends."""
         subject: Subject = source.subject
         kind = (subject.report is None, subject.categories)
         decided = self._decided.get(kind)
         if decided is None:
             decided = self._decided[kind] = self._decide(subject)
-        row = source.row
-        sealed = [
-            (key, value, transform, serialize)
-            for key, column, transform, serialize in decided.opened
-            if (value := getattr(row, column)) is not None
-        ]
         prefix = session.prefix(path)
         for decision, entries in decided.entries:
             session.audit.entries(subject.patient_id, prefix, decision, subject.purpose).extend(
@@ -148,7 +142,7 @@ class ObjectPlan:
             )
         if decided.denied:
             session.denied.append((decided.denied, path))
-        return dict.fromkeys(self.phi_keys), self.others, sealed
+        return dict.fromkeys(self.phi_keys), self.others, (decided.opened, source.row)
 
     def nodes(self, key: str) -> list[FieldNode]:
         """The nodes of the PHI field at response key `key` (for its error)."""
@@ -161,14 +155,25 @@ class ObjectPlan:
             return others
         return {key: values[key] if key in values else others[key] for key in self.keys}
 
+    def merge_and_seal(
+        self,
+        values: dict[str, Any],
+        others: dict[str, Any],
+        session: PhiSession,
+        path: Path,
+        opening: Opening,
+    ) -> dict[str, Any]:
+        """`merge`, with the PHI values set to be opened in the merged result."""
+        merged = self.merge(values, others)
+        session.seal_later(merged, path, self, opening)
+        return merged
+
     async def merge_later(
         self,
         values: dict[str, Any],
         others: Awaitable[dict[str, Any]],
         session: PhiSession,
         path: Path,
-        sealed: list[Sealing],
+        opening: Opening,
     ) -> dict[str, Any]:
-        merged = self.merge(values, await others)
-        session.seal_later(merged, path, self, sealed)
-        return merged
+        return self.merge_and_seal(values, await others, session, path, opening)

@@ -6,13 +6,16 @@ effect at once on every worker."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 
 from api.auth import AuthRejected, client_ip
-from api.auth.sessions import Sessions, bearer_token, network_allowed
+from api.auth.sessions import Sessions, bearer_token, network_allowed, user_principal
 from api.oauth.service import OAuth
 from api.oauth.store import Client, access_token
 from api.oauth.tokens import looks_like_jwt
+from models import User
 from permissions.policy import DEFAULT_PURPOSE, RowScope
 from permissions.principal import Principal
 
@@ -40,19 +43,28 @@ class TokenOrSession:
             raise AuthRejected("network_not_allowed", status=403)
         if user is not None and not user.is_active:
             raise AuthRejected("token_revoked")
-        # A third-party app acting for a user: the user's role and rows, the app's scopes.
+        scopes = frozenset(row.scope.split())
+        request_id: str = request.state.request_id
+        if user is not None:
+            return acting_for(user, client.public_id, scopes, request_id, ip=ip)
         # A client acting for itself (client_credentials): its role, over its organization.
         organization_pk: int = client.organization_id  # type: ignore[attr-defined]
-        role = client.role if user is None else user.role
         return Principal(
-            actor=(user or client).public_id,
-            role=role,
-            purpose=DEFAULT_PURPOSE[role],
-            request_id=request.state.request_id,
+            actor=client.public_id,
+            role=client.role,
+            purpose=DEFAULT_PURPOSE[client.role],
+            request_id=request_id,
             ip=ip,
-            user_pk=None if user is None else user.id,
             client=client.public_id,
-            scopes=frozenset(row.scope.split()),
-            row_scope=RowScope.ORGANIZATION if user is None else None,
-            organization_pk=organization_pk if user is None else None,
+            scopes=scopes,
+            row_scope=RowScope.ORGANIZATION,
+            organization_pk=organization_pk,
         )
+
+
+def acting_for(
+    user: User, client: str, scopes: frozenset[str], request_id: str, *, ip: str | None = None
+) -> Principal:
+    """A third-party app (`client`, its public id) acting for a user: the user's role and rows,
+    the app's scopes."""
+    return replace(user_principal(user, request_id, ip=ip), client=client, scopes=scopes)
