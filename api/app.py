@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tortoise.exceptions import DBConnectionError, OperationalError, ValidationError
 
-from api import db, heap
+from api import db, runtime
 from api.access_log import AccessLog
 from api.auth import Authenticator
 from api.auth.routes import AuthRoutes
@@ -60,8 +60,8 @@ def create_app(
     serving: bool = False,
 ) -> Starlette:
     """`authenticate` defaults to OAuth2 access tokens or server-side sessions; tests may pass
-    their own. `serving`: this app is the whole process (a server worker), so the heap is
-    settled once it has started (api/heap.py)."""
+    their own. `serving`: this app is the whole process (a server worker), so the interpreter is
+    settled once it has started (api/runtime.py)."""
     provider = key_provider(settings)
     clock = clock or SystemClock()
     sessions = Sessions(settings, clock)
@@ -78,7 +78,7 @@ def create_app(
                 background_sealer(settings, audit_keys),
             ):
                 if serving:
-                    heap.settle()
+                    runtime.settle()
                 yield
         finally:
             await db.disconnect()

@@ -30,7 +30,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
-from api import heap
+from api import runtime
 from api.auth.sessions import user_principal
 from api.db import migrate, tortoise_config
 from api.demo import SyntheticPatient, create_patient, synthetic_patient
@@ -244,7 +244,7 @@ async def main(args: argparse.Namespace) -> None:
         doc, desk = await seed(keyring, args.patients)
         elapsed = time.perf_counter() - started
         print(f"seeded {args.patients} patients in {elapsed:.1f} s ({url.split(':')[0]})")
-        heap.settle()  # as a server worker does once started (api/heap.py)
+        runtime.settle()  # as a server worker does once started (api/runtime.py)
         await Bench(keyring, doc, desk, args.rounds).report()
     finally:
         await Tortoise.close_connections()

@@ -29,6 +29,24 @@ async def test_failed_audit_write_returns_no_data(client: httpx.AsyncClient, wor
         assert value not in response.text
 
 
+async def test_an_audit_write_failing_midway_stores_nothing_and_the_next_one_works(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # The records go in first, then the export window: with the window's table gone, the write
+    # fails after its records were inserted. They must not stay, nor hold the connection.
+    db = connections.get("default")
+    await db.execute_script("ALTER TABLE export_window RENAME TO export_window_gone")
+    failed = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
+    assert failed.json()["data"] is None
+    assert [e["extensions"]["code"] for e in failed.json()["errors"]] == ["AUDIT_UNAVAILABLE"]
+    assert not await AuditEvent.filter(request_id=failed.headers["x-request-id"]).exists()
+
+    await db.execute_script("ALTER TABLE export_window_gone RENAME TO export_window")
+    served = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
+    assert served.json()["data"]["patient"]["ssn"] == OWN["ssn"]
+    assert await audited_fields(served.headers["x-request-id"])
+
+
 async def test_audit_records_identify_request_actor_and_subject(
     client: httpx.AsyncClient, world: World
 ) -> None:

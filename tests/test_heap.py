@@ -1,6 +1,6 @@
-"""A server worker settles its heap once started (api/heap.py; run in a child process, since
-freezing the collector here would change the rest of the test session), and a request leaves
-its rows to reference counting, not to the cyclic collector."""
+"""A server worker settles its interpreter once started (api/runtime.py; run in a child
+process, since freezing the collector here would change the rest of the test session), and a
+request leaves its rows to reference counting, not to the cyclic collector."""
 
 from __future__ import annotations
 
@@ -20,22 +20,25 @@ from tests.helpers import gql
 from tests.world import World
 
 PROBE = """
-import gc, json
-from api.heap import YOUNG_THRESHOLD, settle
-before = gc.get_threshold()
+import gc, json, sys
+from api.runtime import SWITCH_INTERVAL, YOUNG_THRESHOLD, settle
+before = gc.get_threshold(), sys.getswitchinterval()
 settle()
-print(json.dumps([gc.get_freeze_count(), before, gc.get_threshold(), YOUNG_THRESHOLD]))
+print(json.dumps([gc.get_freeze_count(), before, gc.get_threshold(), YOUNG_THRESHOLD,
+                  sys.getswitchinterval(), SWITCH_INTERVAL]))
 """
 
 
-def test_settle_freezes_startup_and_collects_young_objects_less_often() -> None:
+def test_settle_freezes_startup_collects_less_often_and_shortens_gil_waits() -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
     )
-    frozen, before, after, young = json.loads(done.stdout)
+    frozen, (thresholds, interval), after, young, switch, configured = json.loads(done.stdout)
     assert frozen > 1000, "what startup built is out of the collector's sight"
-    assert after == [young, *before[1:]]
-    assert young > before[0]
+    assert after == [young, *thresholds[1:]]
+    assert young > thresholds[0]
+    assert switch == pytest.approx(configured)
+    assert switch < interval
 
 
 REQUEST_SIDE = (
