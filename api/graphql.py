@@ -55,9 +55,13 @@ class _View(GraphQL[RequestContext, None]):
         response = await super().process_result(request, result)
         for error in response.get("errors") or []:
             if isinstance(error, dict):
-                extensions = error.setdefault("extensions", {})
-                extensions.setdefault("code", _default_code(error))
-                extensions["request_id"] = request.state.request_id
+                # A new dict: a formatted error shares its extensions with the error itself,
+                # and a validation error is cached, the same object for every request.
+                error["extensions"] = {
+                    "code": _default_code(error),
+                    **(error.get("extensions") or {}),
+                    "request_id": request.state.request_id,
+                }
         return response
 
 

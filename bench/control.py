@@ -8,12 +8,13 @@ from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 from tortoise import fields
 from tortoise.models import Model
 
 from resolvers.loaders import children_of
+from schema.documents import Documents
+from schema.limits import Limits
 
 
 class PlainPatient(Model):
@@ -210,9 +211,8 @@ def _patient(row: PlainPatient) -> Patient:
     )
 
 
-# The parse and validation caches are not protection: the control keeps them, as the product
-# does, so the ratio compares the guard and nothing else.
+# The parse and validation cache is not protection: the control keeps it, as the product does,
+# so the ratio compares the guard and nothing else.
 control_schema = strawberry.Schema(
-    query=Query,
-    extensions=[lambda: ParserCache(maxsize=64), lambda: ValidationCache(maxsize=64)],
+    query=Query, extensions=[Documents(Limits().max_tokens, rules=()).extension]
 )

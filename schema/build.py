@@ -8,19 +8,14 @@ import traceback
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, GraphQLObjectType
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
+from schema.documents import Documents
 from schema.errors import PhigateError
 from schema.execution import GuardedExecutionContext
 from schema.guard import PhiGuard
@@ -83,8 +78,8 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
     strawberry's extension chain. `production` turns introspection and "did you mean"
     suggestions off."""
     limits = limits or Limits()
-    # Rule classes are made once: the validation cache is keyed by them, so rules built per
-    # request (as strawberry's limiter extensions do) would never hit it.
+    # Rule classes are made once, with the schema (strawberry's limiter extensions would make
+    # them per request).
     rules: list[type[ASTValidationRule]] = [
         depth_rule(limits.max_depth, ignore_introspection),
         alias_rule(limits.max_aliases),
@@ -97,11 +92,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
         mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            # Clients send the same few documents again and again: parse and validate once.
-            lambda: ParserCache(maxsize=1024),
-            lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=1024),
+            Documents(limits.max_tokens, rules).extension,
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
             lambda: MaskErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR),

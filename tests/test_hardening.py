@@ -63,6 +63,28 @@ async def test_directives_per_field_limit(limited: tuple[httpx.AsyncClient, Worl
     assert codes(response) == ["TOO_MANY_DIRECTIVES"]
 
 
+async def test_a_document_is_judged_the_same_every_time_it_comes_back(
+    limited: tuple[httpx.AsyncClient, World],
+) -> None:
+    """Documents are parsed and validated once (schema/documents.py): a refused one is refused
+    again, each time with the asking request's id, and a valid one keeps working."""
+    client, _ = limited
+    refused = {
+        "{ patients { edges { node { encounters { id } } } } }": "maximum operation depth",
+        "{ " + "__typename " * 70 + "}": "more than 60 tokens",
+        "{ patients { totalCount @include(if: true) @skip(if: false) } }": "directives",
+    }
+    for _ in range(2):
+        for query, reason in refused.items():
+            response = await gql(client, query, as_user="desk")
+            error = response.json()["errors"][0]
+            assert response.json()["data"] is None
+            assert reason in error["message"]
+            assert error["extensions"]["request_id"] == response.headers["x-request-id"]
+        served = await gql(client, "{ patients { totalCount } }", as_user="desk")
+        assert served.json() == {"data": {"patients": {"totalCount": 3}}}
+
+
 async def test_cost_limit_multiplies_page_sizes(limited: tuple[httpx.AsyncClient, World]) -> None:
     client, _ = limited
     page = "patients(first: $n) { edges { cursor } }"
