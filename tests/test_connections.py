@@ -1,0 +1,28 @@
+"""Connection settings the request path relies on, checked on the live connection."""
+
+from __future__ import annotations
+
+import httpx
+from tortoise import connections
+
+from api.db import WAL_KEPT_BYTES
+from tests.helpers import gql
+from tests.test_audit_statements import QUERY, statements
+from tests.world import World
+
+
+async def test_connections_are_set_up_for_the_request_path(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    conn = connections.get("default")
+    async with statements("RESET ALL") as resets:
+        response = await gql(client, QUERY, {"id": world.patients["own"]}, as_user="doc")
+    assert "errors" not in response.json()
+    if conn.capabilities.dialect == "postgres":
+        # A pooled connection goes back without asyncpg's reset round trip (api/db.py).
+        assert resets() == 0
+        return
+    # SQLite keeps its write-ahead log allocated between checkpoints (api/db.py).
+    rows = await conn.execute_query_dict("PRAGMA journal_size_limit")
+    assert rows[0]["journal_size_limit"] == WAL_KEPT_BYTES
+    assert (await conn.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
