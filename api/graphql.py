@@ -12,8 +12,8 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
-from schema.build import INTERNAL_ERROR
 from schema.context import RequestContext
+from schema.faults import INTERNAL_ERROR
 
 _REFUSALS = {
     401: ("UNAUTHENTICATED", "Authentication required"),

@@ -1,14 +1,10 @@
-"""Builds the schema with its extensions. Unexpected errors are masked; ours carry a code."""
+"""The schema and its extensions. Faults are masked (schema/faults.py); ours carry codes."""
 
 from __future__ import annotations
-
-import logging
-import traceback
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, GraphQLObjectType
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaskErrors
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -16,8 +12,8 @@ from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.documents import Documents
-from schema.errors import PhigateError
 from schema.execution import GuardedExecutionContext
+from schema.faults import MaskFaults, log_faults
 from schema.guard import PhiGuard
 from schema.inventory import phi_fields
 from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
@@ -27,31 +23,13 @@ from schema.query import Query
 from schema.scalars import SCALARS
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 
-log = logging.getLogger("phigate.graphql")
-INTERNAL_ERROR = "Internal error"
-
-
-def _unexpected(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is not None and not isinstance(original, PhigateError)
-
 
 class PhigateSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Expected errors (NOT_FOUND, FORBIDDEN...) are answers, not faults: they are not logged.
-        # Faults are logged with their type and path only: exception messages may quote data.
-        for error in errors:
-            if _unexpected(error):
-                original = error.original_error
-                assert original is not None
-                log.error(
-                    "unexpected %s at %s\n%s",
-                    type(original).__name__,
-                    error.path,
-                    "".join(traceback.format_tb(original.__traceback__)),
-                )
+        log_faults(errors)
 
 
 def _mark_phi_types(schema: strawberry.Schema) -> None:
@@ -95,7 +73,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
             Documents(limits.max_tokens, rules).extension,
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
-            lambda: MaskErrors(should_mask_error=_unexpected, error_message=INTERNAL_ERROR),
+            MaskFaults,
         ],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
         execution_context_class=GuardedExecutionContext,

@@ -124,7 +124,10 @@ class _Walk:
                 if isinstance(value, IntValueNode):
                     return max(int(value.value), 1)
                 if isinstance(value, VariableNode):
-                    return max(int(self.variables.get(value.name.value) or 1), 1)
+                    given = self.variables.get(value.name.value)
+                    if isinstance(given, int) and not isinstance(given, bool):
+                        return max(given, 1)
+                    return 1  # not an integer: graphql-core refuses the variable, by name
         default = definition.args["first"].default_value
         return default if isinstance(default, int) else self.list_estimate
 

@@ -85,6 +85,23 @@ async def test_a_document_is_judged_the_same_every_time_it_comes_back(
         assert served.json() == {"data": {"patients": {"totalCount": 3}}}
 
 
+@pytest.mark.parametrize("value", ["abc", None, [1], {"a": 1}, True, 2.5, 10**30])
+async def test_a_variable_of_the_wrong_type_is_refused_by_name(
+    client: httpx.AsyncClient, world: World, caplog: pytest.LogCaptureFixture, value: object
+) -> None:
+    """Refused as the client's mistake, naming the variable: not an internal error, not a
+    Python message (the cost limit reads page sizes from variables before graphql-core has
+    checked them), and nothing logged as a fault."""
+    query = "query($n: Int!) { patients(first: $n) { totalCount } }"
+    response = await gql(client, query, {"n": value}, as_user="desk")
+    [error] = response.json()["errors"]
+    assert response.json()["data"] is None
+    assert error["message"].startswith("Variable '$n' has invalid value: ")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "int()" not in error["message"]
+    assert not [r for r in caplog.records if r.name == "phigate.graphql"]
+
+
 async def test_cost_limit_multiplies_page_sizes(limited: tuple[httpx.AsyncClient, World]) -> None:
     client, _ = limited
     page = "patients(first: $n) { edges { cursor } }"
