@@ -29,8 +29,11 @@ class Documents:
     """The cache of one schema. Its rules are strawberry's defaults plus `rules`."""
 
     def __init__(
-        self, max_tokens: int, rules: Sequence[type[ASTValidationRule]], maxsize: int = 1024
+        self, max_tokens: int, rules: Sequence[type[ASTValidationRule]], maxsize: int = 128
     ) -> None:
+        # Bounded for memory: a document at the 2,000-token limit keeps about 0.8 MiB of syntax
+        # tree, so an authenticated client sending distinct documents can hold ~100 MiB of a
+        # worker, no more. Clients send a few documents each, and they stay cached.
         self.max_tokens = max_tokens
         self.rules = (*specified_rules, *rules)
         self.prepared = lru_cache(maxsize=maxsize)(self._prepare)
