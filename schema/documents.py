@@ -54,7 +54,6 @@ class PreparedDocuments(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.documents.max_tokens
-        context.validation_rules = self.documents.rules
         query = context.query
         if query is not None:
             # A text that will not parse: strawberry parses it again and reports the error.

@@ -19,16 +19,15 @@ log = logging.getLogger("phigate.graphql")
 INTERNAL_ERROR = "Internal error"
 
 
-def is_fault(error: GraphQLError) -> bool:
+def _fault(error: GraphQLError) -> Exception | None:
+    """The exception behind `error` if it is a fault."""
     original = error.original_error
-    return original is not None and not isinstance(original, PhigateError | GraphQLError)
+    return None if isinstance(original, PhigateError | GraphQLError) else original
 
 
 def log_faults(errors: Sequence[GraphQLError]) -> None:
     for error in errors:
-        if is_fault(error):
-            original = error.original_error
-            assert original is not None
+        if (original := _fault(error)) is not None:
             log.error(
                 "unexpected %s at %s\n%s",
                 type(original).__name__,
@@ -57,5 +56,5 @@ class MaskFaults(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if errors and any(is_fault(error) for error in errors):
-            result.errors = [_masked(e) if is_fault(e) else e for e in errors]  # type: ignore[union-attr]
+        if errors and any(_fault(error) for error in errors):
+            result.errors = [_masked(e) if _fault(e) else e for e in errors]  # type: ignore[union-attr]

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from starlette.requests import Request
+from tortoise import connections
 
 from api.auth import client_ip
 from api.auth.sessions import user_principal
@@ -30,6 +31,11 @@ class TestAuthenticator:
             return None
         user = await User.get(username=username)
         return user_principal(user, request.state.request_id, ip=client_ip(request))
+
+
+def placeholder() -> str:
+    """The first bind parameter in raw SQL on the current database."""
+    return "$1" if connections.get("default").capabilities.dialect == "postgres" else "?"
 
 
 async def gql(

@@ -17,7 +17,7 @@ from crypto.errors import KeyUnavailable, SealBroken
 from crypto.keyring import Keyring
 from crypto.provider import LocalKeyProvider, load_or_create_master_key_file
 from models import Patient
-from tests.helpers import audited_fields, gql
+from tests.helpers import audited_fields, gql, placeholder
 from tests.world import OTHER, OWN, World
 
 
@@ -98,10 +98,8 @@ async def _copy_ssn_ciphertext(world: World) -> None:
     database access might."""
     own = await Patient.get(public_id=world.patients["own"])
     other = await Patient.get(public_id=world.patients["other"])
-    conn = connections.get("default")
-    placeholder = "$1" if conn.capabilities.dialect == "postgres" else "?"
-    await conn.execute_query(
-        f"UPDATE patient SET ssn = {placeholder} WHERE id = {other.id}",  # noqa: S608
+    await connections.get("default").execute_query(
+        f"UPDATE patient SET ssn = {placeholder()} WHERE id = {other.id}",  # noqa: S608
         [own.ssn.blob],
     )
 
