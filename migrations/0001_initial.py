@@ -1,12 +1,10 @@
+from migrations._enums import EncounterKind0001, KeyPurpose0001, ProxyScope0001, Role0001
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 from models.base import SealedField
-from models.clinical import EncounterKind
-from models.keys import KeyPurpose
-from permissions.roles import ProxyScope, Role
 
 
 class Migration(migrations.Migration):
@@ -56,7 +54,7 @@ class Migration(migrations.Migration):
                     "purpose",
                     fields.CharEnumField(
                         description="DATA: data\nBLIND_INDEX: blind_index",
-                        enum_type=KeyPurpose,
+                        enum_type=KeyPurpose0001,
                         max_length=20,
                     ),
                 ),
@@ -104,7 +102,7 @@ class Migration(migrations.Migration):
                     "role",
                     fields.CharEnumField(
                         description="PHYSICIAN: physician\nNURSE: nurse\nFRONT_DESK: front_desk\nBILLING: billing\nPATIENT: patient\nRESEARCHER: researcher\nAUDITOR: auditor\nADMIN: admin",
-                        enum_type=Role,
+                        enum_type=Role0001,
                         max_length=20,
                     ),
                 ),
@@ -295,7 +293,7 @@ class Migration(migrations.Migration):
                     "kind",
                     fields.CharEnumField(
                         description="OUTPATIENT: OUTPATIENT\nINPATIENT: INPATIENT\nEMERGENCY: EMERGENCY\nVIRTUAL: VIRTUAL",
-                        enum_type=EncounterKind,
+                        enum_type=EncounterKind0001,
                         max_length=20,
                     ),
                 ),
@@ -409,7 +407,7 @@ class Migration(migrations.Migration):
                     "scope",
                     fields.CharEnumField(
                         description="FULL: FULL\nDEMOGRAPHICS: DEMOGRAPHICS\nCLINICAL: CLINICAL",
-                        enum_type=ProxyScope,
+                        enum_type=ProxyScope0001,
                         max_length=20,
                     ),
                 ),

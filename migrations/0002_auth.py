@@ -1,6 +1,6 @@
+from migrations._enums import SessionStage0002
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.auth import SessionStage
 from models.base import SecretField
 from tortoise.fields.base import OnDelete
 from tortoise import fields
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('token_hash', fields.CharField(unique=True, max_length=64)),
                 ('csrf_hash', fields.CharField(null=True, max_length=64)),
                 ('user', fields.ForeignKeyField('phigate.User', source_field='user_id', db_constraint=True, to_field='id', related_name='sessions', on_delete=OnDelete.CASCADE)),
-                ('stage', fields.CharEnumField(description='MFA: mfa\nACTIVE: active', enum_type=SessionStage, max_length=10)),
+                ('stage', fields.CharEnumField(description='MFA: mfa\nACTIVE: active', enum_type=SessionStage0002, max_length=10)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('last_seen_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),

@@ -1,7 +1,6 @@
+from migrations._enums import ClientAuthMethod0004, Role0001
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from models.oauth import ClientAuthMethod
-from permissions.roles import Role
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
@@ -18,8 +17,8 @@ class Migration(migrations.Migration):
                 ('public_id', fields.CharField(unique=True, max_length=40)),
                 ('name', fields.CharField(max_length=200)),
                 ('organization', fields.ForeignKeyField('phigate.Organization', source_field='organization_id', db_constraint=True, to_field='id', related_name='oauth_clients', on_delete=OnDelete.RESTRICT)),
-                ('role', fields.CharEnumField(description='PHYSICIAN: physician\nNURSE: nurse\nFRONT_DESK: front_desk\nBILLING: billing\nPATIENT: patient\nRESEARCHER: researcher\nAUDITOR: auditor\nADMIN: admin', enum_type=Role, max_length=20)),
-                ('auth_method', fields.CharEnumField(description='SECRET_BASIC: client_secret_basic\nSECRET_POST: client_secret_post\nPRIVATE_KEY_JWT: private_key_jwt', enum_type=ClientAuthMethod, max_length=30)),
+                ('role', fields.CharEnumField(description='PHYSICIAN: physician\nNURSE: nurse\nFRONT_DESK: front_desk\nBILLING: billing\nPATIENT: patient\nRESEARCHER: researcher\nAUDITOR: auditor\nADMIN: admin', enum_type=Role0001, max_length=20)),
+                ('auth_method', fields.CharEnumField(description='SECRET_BASIC: client_secret_basic\nSECRET_POST: client_secret_post\nPRIVATE_KEY_JWT: private_key_jwt', enum_type=ClientAuthMethod0004, max_length=30)),
                 ('secret_hash', fields.CharField(null=True, max_length=64)),
                 ('public_jwk', fields.TextField(null=True, unique=False)),
                 ('grant_types', fields.CharField(max_length=200)),

@@ -1,7 +1,7 @@
+from migrations._enums import KeyPurpose0008
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from models.base import SealedField
-from models.keys import KeyPurpose
 from tortoise.fields.base import OnDelete
 from tortoise.fields.db_defaults import Now
 from tortoise import fields
@@ -105,7 +105,7 @@ class Migration(migrations.Migration):
         ops.AlterField(
             model_name='DataKey',
             name='purpose',
-            field=fields.CharEnumField(description='DATA: data\nBLIND_INDEX: blind_index\nAUDIT: audit', enum_type=KeyPurpose, max_length=20),
+            field=fields.CharEnumField(description='DATA: data\nBLIND_INDEX: blind_index\nAUDIT: audit', enum_type=KeyPurpose0008, max_length=20),
         ),
         ops.RunPython(append_only),
     ]
