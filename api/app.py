@@ -32,7 +32,7 @@ from api.oauth.service import OAuth
 from api.settings import Settings
 from api.transport import TransportGuard
 from audit.sealer import background_sealer
-from crypto.keystore import load_audit_keys, load_keyring
+from models.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")

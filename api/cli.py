@@ -13,7 +13,7 @@ from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
 from api.tls import ensure_self_signed
-from crypto.keystore import load_keyring
+from models.keystore import load_keyring
 from permissions.matrix import policy_markdown
 from schema.build import build_schema
 from schema.inventory import phi_fields

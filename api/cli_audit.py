@@ -13,7 +13,7 @@ from api.settings import Settings
 from audit.sealer import seal_pending
 from audit.verify import verify_chain
 from crypto.errors import CryptoError
-from crypto.keystore import load_audit_keys
+from models.keystore import load_audit_keys
 
 
 def add_parser(subparsers: Any) -> None:

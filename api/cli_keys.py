@@ -14,8 +14,8 @@ from api import db
 from api.keys import key_provider
 from api.settings import Settings
 from crypto.errors import CryptoError
-from crypto.keystore import load_keyring
 from crypto.provider import KeyProvider
+from models.keystore import load_keyring
 from ops.audit import operation_id
 from ops.errors import DATABASE_ERRORS
 from ops.key_status import key_status

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import strawberry
+from typing import Literal
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -12,6 +13,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
+from schema.build import PhigateSchema
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
 
@@ -41,11 +43,16 @@ def refusal(reason: str, status: int) -> JSONResponse:
 
 
 class _View(GraphQL[RequestContext, None]):
+    def __init__(self, schema: PhigateSchema, graphql_ide: Literal["graphiql"] | None) -> None:
+        super().__init__(schema, graphql_ide=graphql_ide)
+        self._plans = schema.plans
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         state = request.app.state
-        return RequestContext.create(request.state.principal, state.keyring, state.safeguards)
+        principal = request.state.principal
+        return RequestContext.create(principal, state.keyring, self._plans, state.safeguards)
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -66,7 +73,7 @@ class _View(GraphQL[RequestContext, None]):
 
 
 class GraphQLEndpoint:
-    def __init__(self, schema: strawberry.Schema, authenticate: Authenticator, ide: bool) -> None:
+    def __init__(self, schema: PhigateSchema, authenticate: Authenticator, ide: bool) -> None:
         self._authenticate = authenticate
         self._ide = ide
         self._view = _View(schema, graphql_ide="graphiql" if ide else None)

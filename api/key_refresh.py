@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from crypto.keyring import Keyring
-from crypto.keystore import refresh_keyring
 from crypto.provider import KeyProvider
+from models.keystore import refresh_keyring
 
 log = logging.getLogger("phigate.keys")
 

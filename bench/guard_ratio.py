@@ -45,9 +45,9 @@ from bench.control import (
     control_schema,
 )
 from crypto.keyring import Keyring
-from crypto.keystore import load_keyring
 from crypto.provider import LocalKeyProvider
 from models import CareTeamAssignment, Organization, User
+from models.keystore import load_keyring
 from permissions.principal import Principal
 from permissions.roles import Role
 from permissions.scopes import Scope
@@ -137,12 +137,13 @@ class Bench:
         return self.as_principal(principal(user), query)
 
     def as_principal(self, who: Principal, query: str) -> Awaitable[Any]:
-        context = RequestContext.create(who, self.keyring)
+        context = RequestContext.create(who, self.keyring, self.schema.plans)
         return self.schema.execute(query, context_value=context)
 
     async def pages(self) -> tuple[Pages, Pages]:
         """Two pages of 100 over the physician's 200 patients, for each schema's cursors."""
-        rows = await RequestContext.create(principal(self.doc), self.keyring).rows.patients()
+        context = RequestContext.create(principal(self.doc), self.keyring, self.schema.plans)
+        rows = await context.access.rows.patients()
         visible = await rows.order_by("public_id").values_list("public_id", flat=True)
         # The control has no row access: it holds exactly the physician's 200 rows.
         await PlainPatient.exclude(public_id__in=list(visible)).delete()

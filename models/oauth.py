@@ -11,7 +11,7 @@ from tortoise.models import Model
 
 from models.base import PublicModel
 from models.people import Organization, User
-from permissions.roles import Role
+from models.vocabulary import Role
 
 
 class ClientAuthMethod(StrEnum):

@@ -10,7 +10,7 @@ from tortoise.models import Model
 from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models.base import PublicModel, SealedField, SecretField
-from permissions.roles import ProxyScope, Role
+from models.vocabulary import ProxyScope, Role
 
 
 class Organization(PublicModel):

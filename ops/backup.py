@@ -22,9 +22,9 @@ import asyncpg
 from api import db
 from api.settings import Settings
 from audit.events import OpsEvent
-from crypto.keystore import load_keyring
 from crypto.provider import KeyProvider
 from models.keys import DataKey
+from models.keystore import load_keyring
 from ops import pg, sqlite
 from ops.archive import ArchiveReader, ArchiveWriter, Header
 from ops.audit import record_operation

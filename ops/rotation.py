@@ -24,10 +24,10 @@ from tortoise.transactions import in_transaction
 from audit.events import OpsEvent
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring, version_bytes
-from crypto.keystore import create_data_key, next_data_key_version
 from crypto.provider import KeyProvider
 from crypto.sealed import Sealed, binding_for
 from models.keys import DataKey, KeyPurpose
+from models.keystore import create_data_key, next_data_key_version
 from ops.audit import record_operation
 from ops.sealed_tables import SealedTable, sealed_tables
 from ops.sql import Statement, default_connection, is_postgres, quote

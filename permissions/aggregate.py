@@ -2,24 +2,25 @@
 
 Each fact is a patient (grouped by AGE_BAND, ZIP3) or, when the table has a diagnosis dimension
 (DIAGNOSIS, YEAR of the diagnosis), one of the patient's diagnoses. A cell counts distinct
-patients. Values are opened through `ReportReader` (audited DEIDENTIFY per patient and field),
-reduced by Safe Harbor at once, and the table leaves through small-cell suppression.
+patients. Values come through a `Read` (permissions.decisions.Access: decided as the source
+field is in a report, audited per patient and field, de-identified at once), and the table
+leaves through small-cell suppression.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
+from crypto.sealed import Sealed
 from models import Diagnosis, Patient
 from permissions.deidentify import age_band, deidentify_date, deidentify_zip
-from permissions.report_reads import ReportDenied, ReportReader, Transform
-from permissions.roles import Category, Decision
 from permissions.suppression import THRESHOLD, Key, suppress
 
 UNKNOWN = "unknown"
@@ -40,9 +41,9 @@ class Source:
     per_diagnosis: bool
     column: str
     field: str
-    """The schema field of that column, for the audit trail."""
-    category: Category
-    transform: Transform
+    """The @phi field of that column: its decision is the dimension's, and its name is on
+    the audit trail."""
+    transform: Callable[[str, date], str | None]
 
 
 def _code(value: str, _: object) -> str:
@@ -54,12 +55,10 @@ def _zip3(value: str, _: object) -> str | None:
 
 
 SOURCES: dict[Dimension, Source] = {
-    Dimension.DIAGNOSIS: Source(True, "code", "Diagnosis.code", Category.DIAGNOSIS, _code),
-    Dimension.YEAR: Source(
-        True, "recorded_date", "Diagnosis.recordedDate", Category.DATE, deidentify_date
-    ),
-    Dimension.AGE_BAND: Source(False, "birth_date", "Patient.birthDate", Category.DATE, age_band),
-    Dimension.ZIP3: Source(False, "zip", "Patient.zip", Category.ZIP, _zip3),
+    Dimension.DIAGNOSIS: Source(True, "code", "Diagnosis.code", _code),
+    Dimension.YEAR: Source(True, "recorded_date", "Diagnosis.recordedDate", deidentify_date),
+    Dimension.AGE_BAND: Source(False, "birth_date", "Patient.birthDate", age_band),
+    Dimension.ZIP3: Source(False, "zip", "Patient.zip", _zip3),
 }
 
 
@@ -79,29 +78,22 @@ class Table:
     """Distinct patients counted in the table; None below the threshold."""
 
 
-def _values(
-    reader: ReportReader, patient_id: str, row: object, sources: Sequence[Source], path: str
-) -> Key:
-    return tuple(
-        reader.read(patient_id, s.field, path, s.category, getattr(row, s.column), s.transform)
-        or UNKNOWN
-        for s in sources
-    )
+Read = Callable[[str, Source, Sealed | None], str | None]
+"""The de-identified value of one patient's sealed source value."""
 
 
-async def aggregate(
-    reader: ReportReader, patients: QuerySet[Patient], by: Sequence[Dimension], path: str
-) -> Table:
-    """Raises ReportDenied, before reading anything, if a dimension's category is denied."""
-    if any(reader.decision(SOURCES[d].category) is Decision.DENY for d in by):
-        raise ReportDenied()
+def _values(read: Read, patient_id: str, row: object, sources: Sequence[Source]) -> Key:
+    return tuple(read(patient_id, s, getattr(row, s.column)) or UNKNOWN for s in sources)
+
+
+async def aggregate(read: Read, patients: QuerySet[Patient], by: Sequence[Dimension]) -> Table:
     # Patient dimensions first, then diagnosis ones: a fact's key is the two parts joined.
     dimensions = sorted(by, key=lambda d: SOURCES[d].per_diagnosis)
     own = [SOURCES[d] for d in dimensions if not SOURCES[d].per_diagnosis]
     per_dx = [SOURCES[d] for d in dimensions if SOURCES[d].per_diagnosis]
     rows = await patients
     public = {row.id: row.public_id for row in rows}
-    own_keys = {row.id: _values(reader, row.public_id, row, own, path) for row in rows}
+    own_keys = {row.id: _values(read, row.public_id, row, own) for row in rows}
     members: dict[Key, set[int]] = defaultdict(set)
     if per_dx:
         diagnoses = await Diagnosis.filter(patient_id__in=Subquery(patients.values("id")))
@@ -109,7 +101,7 @@ async def aggregate(
             owner: int = dx.patient_id  # type: ignore[attr-defined]
             if owner not in public:
                 continue  # registered after the patients were read
-            dx_key = _values(reader, public[owner], dx, per_dx, path)
+            dx_key = _values(read, public[owner], dx, per_dx)
             members[own_keys[owner] + dx_key].add(owner)
     else:
         for pk, key in own_keys.items():

@@ -7,10 +7,12 @@ The guard compiles this table once per field at schema build; nothing here runs 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from permissions.roles import Category, Decision, ProxyScope, Purpose, Role
+from permissions.roles import Capability, Category, Decision, ProxyScope, Purpose, Role
+from permissions.tables import complete
 
 A, M, D = Decision.ALLOW, Decision.MASK, Decision.DENY
 
@@ -60,7 +62,8 @@ class RowScope(StrEnum):
     """Not a role's scope: set on a client_credentials principal (Principal.row_scope)."""
 
 
-ROW_SCOPE: Mapping[Role, RowScope] = MappingProxyType(
+ROW_SCOPE: Mapping[Role, RowScope] = complete(
+    "ROW_SCOPE",
     {
         Role.PHYSICIAN: RowScope.CARE_TEAM,
         Role.NURSE: RowScope.CARE_TEAM,
@@ -70,10 +73,12 @@ ROW_SCOPE: Mapping[Role, RowScope] = MappingProxyType(
         Role.RESEARCHER: RowScope.NONE,
         Role.AUDITOR: RowScope.NONE,
         Role.ADMIN: RowScope.NONE,
-    }
+    },
+    Role,
 )
 
-DEFAULT_PURPOSE: Mapping[Role, Purpose] = MappingProxyType(
+DEFAULT_PURPOSE: Mapping[Role, Purpose] = complete(
+    "DEFAULT_PURPOSE",
     {
         Role.PHYSICIAN: Purpose.TREATMENT,
         Role.NURSE: Purpose.TREATMENT,
@@ -83,7 +88,8 @@ DEFAULT_PURPOSE: Mapping[Role, Purpose] = MappingProxyType(
         Role.RESEARCHER: Purpose.RESEARCH,
         Role.AUDITOR: Purpose.OPERATIONS,
         Role.ADMIN: Purpose.OPERATIONS,
-    }
+    },
+    Role,
 )
 
 _DEMOGRAPHICS = frozenset(
@@ -94,15 +100,18 @@ _CLINICAL = frozenset(
     {Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE}
 )
 
-PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = MappingProxyType(
+PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = complete(
+    "PROXY_CATEGORIES",
     {
         ProxyScope.FULL: frozenset(Category),
         ProxyScope.DEMOGRAPHICS: _DEMOGRAPHICS,
         ProxyScope.CLINICAL: _CLINICAL,
-    }
+    },
+    ProxyScope,
 )
 
-EXPORT_BUDGET: Mapping[Role, int] = MappingProxyType(
+EXPORT_BUDGET: Mapping[Role, int] = complete(
+    "EXPORT_BUDGET",
     {
         Role.PHYSICIAN: 500,
         Role.NURSE: 500,
@@ -112,10 +121,27 @@ EXPORT_BUDGET: Mapping[Role, int] = MappingProxyType(
         Role.RESEARCHER: 0,
         Role.AUDITOR: 200,
         Role.ADMIN: 0,
-    }
+    },
+    Role,
 )
 """Distinct patients whose identified PHI (ALLOW or MASK) a principal may read per clock hour.
 Roles that never read identified PHI get 0. `PHIGATE_EXPORT_BUDGET` overrides per role."""
 
-BREAK_GLASS_ROLES: frozenset[Role] = frozenset({Role.PHYSICIAN})
-"""Who may open an emergency grant to a patient outside their care team."""
+
+@dataclass(frozen=True, slots=True)
+class CapabilityRule:
+    roles: frozenset[Role]
+    people_only: bool = False
+    """True: a signed-in person's own act, which an OAuth2 token acting for them may not do."""
+
+
+CAPABILITIES: Mapping[Capability, CapabilityRule] = complete(
+    "CAPABILITIES",
+    {
+        Capability.AUDIT_TRAIL: CapabilityRule(frozenset({Role.AUDITOR})),
+        Capability.ACCESS_LOG: CapabilityRule(frozenset({Role.PATIENT})),
+        # Emergency access to a patient outside one's care team (break-glass).
+        Capability.BREAK_GLASS: CapabilityRule(frozenset({Role.PHYSICIAN}), people_only=True),
+    },
+    Capability,
+)

@@ -24,7 +24,7 @@ from models import Patient, User
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import ReportRows, ReportRule
-from permissions.rows import RowAccess
+from permissions.rows import RowAccess, Subject
 
 CURSOR_LIFETIME = timedelta(hours=1)
 _CURSOR_BINDING = "report.cursor|{actor}"
@@ -51,24 +51,56 @@ async def report_patients(rule: ReportRule, rows: RowAccess) -> QuerySet[Patient
 @dataclass(frozen=True, slots=True)
 class Page:
     scope: ReportScope
-    rows: list[Patient]
+    rows: list[tuple[Patient, Subject]]
     total: int
     end_cursor: str | None
     has_next_page: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Cursors:
+    """Seals and opens one principal's report cursors."""
+
+    keyring: Keyring
+    principal: Principal
+    now: datetime
+
+    def seal(self, scope: ReportScope, last: str) -> str:
+        payload = {
+            "key": base64.b64encode(scope.key).decode(),
+            "after": last,
+            "expires": int((self.now + CURSOR_LIFETIME).timestamp()),
+        }
+        sealed = self.keyring.seal(json.dumps(payload), self._binding())
+        return base64.urlsafe_b64encode(sealed.blob).decode()
+
+    def open(self, cursor: str) -> tuple[ReportScope, str]:
+        try:
+            blob = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True)
+            payload = json.loads(self.keyring.open(Sealed(blob, self._binding())))
+            scope = ReportScope(base64.b64decode(payload["key"], validate=True))
+            last, expires = str(payload["after"]), int(payload["expires"])
+        except (binascii.Error, ValueError, KeyError, TypeError, CryptoError):
+            raise InvalidCursor() from None
+        if expires < self.now.timestamp():
+            raise InvalidCursor()
+        return scope, last
+
+    def _binding(self) -> str:
+        return _CURSOR_BINDING.format(actor=self.principal.actor)
+
+
 async def page(
-    keyring: Keyring,
-    principal: Principal,
+    cursors: Cursors,
+    access: RowAccess,
     patients: QuerySet[Patient],
     scope: ReportScope,
     first: int,
     after: str | None,
-    now: datetime,
 ) -> Page:
     last = ""
     if after is not None:
-        scope, last = open_cursor(keyring, principal, after, now)
+        scope, last = cursors.open(after)
     public_ids = await patients.values_list("public_id", flat=True)
     ordered = sorted((scope.pseudonym(str(public_id)), str(public_id)) for public_id in public_ids)
     remaining = [entry for entry in ordered if entry[0] > last]
@@ -76,39 +108,15 @@ async def page(
     loaded = {
         row.public_id: row for row in await Patient.filter(public_id__in=[p for _, p in chosen])
     }
-    rows = [loaded[public_id] for _, public_id in chosen if public_id in loaded]
+    rows = [
+        (row, access.report_subject(row, scope))
+        for _, public_id in chosen
+        if (row := loaded.get(public_id)) is not None
+    ]
     return Page(
         scope=scope,
         rows=rows,
         total=len(ordered),
-        end_cursor=seal_cursor(keyring, principal, scope, chosen[-1][0], now) if chosen else None,
+        end_cursor=cursors.seal(scope, chosen[-1][0]) if chosen else None,
         has_next_page=len(remaining) > first,
     )
-
-
-def seal_cursor(
-    keyring: Keyring, principal: Principal, scope: ReportScope, last: str, now: datetime
-) -> str:
-    payload = {
-        "key": base64.b64encode(scope.key).decode(),
-        "after": last,
-        "expires": int((now + CURSOR_LIFETIME).timestamp()),
-    }
-    sealed = keyring.seal(json.dumps(payload), _CURSOR_BINDING.format(actor=principal.actor))
-    return base64.urlsafe_b64encode(sealed.blob).decode()
-
-
-def open_cursor(
-    keyring: Keyring, principal: Principal, cursor: str, now: datetime
-) -> tuple[ReportScope, str]:
-    try:
-        blob = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True)
-        sealed = Sealed(blob, _CURSOR_BINDING.format(actor=principal.actor))
-        payload = json.loads(keyring.open(sealed))
-        scope = ReportScope(base64.b64decode(payload["key"], validate=True))
-        last, expires = str(payload["after"]), int(payload["expires"])
-    except (binascii.Error, ValueError, KeyError, TypeError, CryptoError):
-        raise InvalidCursor() from None
-    if expires < now.timestamp():
-        raise InvalidCursor()
-    return scope, last

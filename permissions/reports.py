@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from types import MappingProxyType
 
 from permissions.principal import Principal
-from permissions.roles import Decision, Role
+from permissions.roles import Role
+from permissions.tables import complete
 
 REPORTS_SCOPE = "reports.read"
 """The OAuth2 scope of report access. A client holding only this scope is reports-only."""
@@ -47,7 +47,8 @@ class ReportRule:
 _STAFF = ReportRule(ReportRows.ROW_ACCESS, ReportCategories.WITHIN_POLICY, reports_only=False)
 _RESEARCH = ReportRule(ReportRows.ORGANIZATION, ReportCategories.ALL, reports_only=True)
 
-REPORT_RULES: Mapping[Role, ReportRule | None] = MappingProxyType(
+REPORT_RULES: Mapping[Role, ReportRule | None] = complete(
+    "REPORT_RULES",
     {
         Role.PHYSICIAN: _STAFF,
         Role.NURSE: _STAFF,
@@ -58,13 +59,14 @@ REPORT_RULES: Mapping[Role, ReportRule | None] = MappingProxyType(
         Role.PATIENT: None,
         Role.AUDITOR: None,
         Role.ADMIN: None,
-    }
+    },
+    Role,
 )
 """None: may not run reports."""
 
 
 def report_rule(principal: Principal) -> ReportRule | None:
-    """The one place report access is decided for a principal.
+    """Which report rule applies to a principal (permissions/decisions.py decides with it).
 
     OAuth2 tokens narrow this by scope: without `REPORTS_SCOPE` a token runs no report, and a
     token whose only scope is `REPORTS_SCOPE` is reports-only whatever its role.
@@ -81,16 +83,6 @@ def report_rule(principal: Principal) -> ReportRule | None:
 def reports_only(principal: Principal) -> bool:
     rule = report_rule(principal)
     return rule is not None and rule.reports_only
-
-
-def report_decision(principal: Principal, identified: Decision) -> Decision:
-    """The decision on a field read through a report, given the role's identified decision."""
-    rule = report_rule(principal)
-    if rule is None:
-        return Decision.DENY
-    if rule.categories is ReportCategories.WITHIN_POLICY and identified is Decision.DENY:
-        return Decision.DENY
-    return Decision.DEIDENTIFY
 
 
 def report_policy_markdown() -> str:

@@ -1,19 +1,16 @@
-"""Roles, PHI categories and purposes of use: the vocabulary of the policy."""
+"""Roles, PHI categories and purposes of use: the vocabulary of the policy.
+
+Roles and proxy scopes are stored in the database, so they are defined with the models
+(models/vocabulary.py) and named here with the rest of the vocabulary.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from models.vocabulary import ProxyScope, Role
 
-class Role(StrEnum):
-    PHYSICIAN = "physician"
-    NURSE = "nurse"
-    FRONT_DESK = "front_desk"
-    BILLING = "billing"
-    PATIENT = "patient"
-    RESEARCHER = "researcher"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
+__all__ = ["Capability", "Category", "Decision", "ProxyScope", "Purpose", "Role"]
 
 
 class Category(StrEnum):
@@ -52,9 +49,10 @@ class Purpose(StrEnum):
     """Authentication and account events."""
 
 
-class ProxyScope(StrEnum):
-    """What a patient lets a proxy (parent, caregiver) see."""
+class Capability(StrEnum):
+    """What a principal may do beyond reading patients' fields (policy.CAPABILITIES says who);
+    the value is the refusal's message."""
 
-    FULL = "FULL"
-    DEMOGRAPHICS = "DEMOGRAPHICS"
-    CLINICAL = "CLINICAL"
+    AUDIT_TRAIL = "Only auditors may read the audit trail"
+    ACCESS_LOG = "Only patients have an access log"
+    BREAK_GLASS = "Only physicians may open emergency access"

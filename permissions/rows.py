@@ -18,11 +18,11 @@ from tortoise.queryset import QuerySet
 
 from models import BreakGlassGrant, CareTeamAssignment, Encounter, Patient, ProxyGrant
 from models.compiled import CompiledQueries
-from permissions.policy import BREAK_GLASS_ROLES, PROXY_CATEGORIES, ROW_SCOPE, RowScope
+from permissions.policy import CAPABILITIES, PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import reports_only
-from permissions.roles import Category, ProxyScope, Purpose
+from permissions.roles import Capability, Category, ProxyScope, Purpose
 from permissions.scopes import scope_categories, sees_patients
 
 
@@ -50,9 +50,10 @@ class RowAccess:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self._proxy: dict[int, frozenset[Category]] | None = None
-        self._scope_categories = (
+        self.scope_categories = (
             None if principal.scopes is None else scope_categories(principal.scopes)
         )
+        """What an OAuth2 token's scopes limit every access to; None for a session."""
         self._emergency: frozenset[int] | None = None
         self._emergency_read: asyncio.Future[frozenset[int]] | None = None
 
@@ -112,14 +113,43 @@ class RowAccess:
             categories = self._proxy.get(patient.id, frozenset())
         elif self._emergency and patient.id in self._emergency:
             purpose = Purpose.EMERGENCY
-        if self._scope_categories is not None:
-            # An OAuth2 token sees no category its scopes do not name, whatever else allows it.
-            categories = (
-                self._scope_categories
-                if categories is None
-                else categories & self._scope_categories
-            )
-        return Subject(patient.public_id, categories, purpose=purpose)
+        return Subject(patient.public_id, self._within_scopes(categories), purpose=purpose)
+
+    def _within_scopes(self, categories: frozenset[Category] | None) -> frozenset[Category] | None:
+        # An OAuth2 token sees no category its scopes do not name, whatever else allows it.
+        scoped = self.scope_categories
+        if scoped is None:
+            return categories
+        return scoped if categories is None else categories & scoped
+
+    def granted(self, patient: Patient) -> Subject:
+        """A patient the caller has just opened a break-glass grant to, in this request."""
+        return Subject(patient.public_id, self._within_scopes(None), purpose=Purpose.EMERGENCY)
+
+    def report_subject(self, patient: Patient, report: ReportScope) -> Subject:
+        return Subject(patient.public_id, self.scope_categories, report=report)
+
+    def reviewed(self, patient_id: str) -> Subject:
+        """The subject of a record an auditor reviews (a break-glass grant's reason)."""
+        return Subject(patient_id, self.scope_categories)
+
+    async def where(
+        self, readable: Callable[[frozenset[Category] | None], bool]
+    ) -> QuerySet[Patient] | None:
+        """The principal's patients on which `readable` holds for the categories their
+        access is limited to; None if it holds on none of them. Only a proxy's rows differ
+        from one another: each grant has its own scope."""
+        patients = await self.patients()
+        if self.principal.user_pk is not None and self._proxy is not None:
+            own = readable(self._within_scopes(None))
+            granted = [
+                pk for pk, cats in self._proxy.items() if readable(self._within_scopes(cats))
+            ]
+            if not own and not granted:
+                return None
+            mine = Q(user_id=self.principal.user_pk) if own else Q(id__in=[])
+            return patients.filter(mine | Q(id__in=granted))
+        return patients if readable(self._within_scopes(None)) else None
 
     async def _emergency_patients(self, user_pk: int) -> frozenset[int]:
         """Patients outside the care team the caller reaches through a live break-glass grant;
@@ -134,7 +164,7 @@ class RowAccess:
         return self._emergency
 
     async def _read_emergency(self, user_pk: int) -> frozenset[int]:
-        if self.principal.role not in BREAK_GLASS_ROLES:
+        if self.principal.role not in CAPABILITIES[Capability.BREAK_GLASS].roles:
             return frozenset()
         now = datetime.now(UTC)
         grants = await _GRANTS.select("open", _open_grants, user=user_pk)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from types import MappingProxyType
 
 from permissions.roles import Category
+from permissions.tables import complete
 
 
 class Scope(StrEnum):
@@ -23,7 +23,8 @@ class Scope(StrEnum):
     """De-identified report queries only; grants no identified patient and no PHI category."""
 
 
-SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = MappingProxyType(
+SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = complete(
+    "SCOPE_CATEGORIES",
     {
         Scope.PATIENT_READ: frozenset(),
         Scope.PHI_DEMOGRAPHICS: frozenset(
@@ -41,7 +42,8 @@ SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = MappingProxyType(
             {Category.DIAGNOSIS, Category.LAB, Category.NOTE, Category.DATE}
         ),
         Scope.REPORTS_READ: frozenset(),
-    }
+    },
+    Scope,
 )
 
 ALL_SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
@@ -59,7 +61,3 @@ def scope_categories(scopes: Iterable[str]) -> frozenset[Category]:
 def sees_patients(scopes: frozenset[str] | None) -> bool:
     """Whether row access applies at all: always for non-OAuth principals."""
     return scopes is None or Scope.PATIENT_READ.value in scopes
-
-
-def category_in_scope(scopes: frozenset[str] | None, category: Category) -> bool:
-    return scopes is None or category in scope_categories(scopes)

@@ -9,20 +9,11 @@ from tortoise.expressions import Q
 
 from audit.buffer import IDENTIFIED, PHI_ACCESS
 from models import AuditEvent, BreakGlassGrant, Patient, User
-from permissions.principal import Principal
-from permissions.roles import Decision, Purpose, Role
-from permissions.rows import Subject
+from permissions.roles import Capability, Decision, Purpose, Role
+from permissions.rows import RowAccess
 from resolvers.pages import connection, newest_first
 from schema import audit_types as t
 from schema.context import RequestContext
-from schema.errors import Forbidden
-
-_AUDITORS_ONLY = "Only auditors may read the audit trail"
-
-
-def require_role(principal: Principal, role: Role, message: str) -> None:
-    if principal.role is not role:
-        raise Forbidden(message)
 
 
 def _utc(value: datetime) -> datetime:
@@ -49,7 +40,7 @@ def _record(row: AuditEvent) -> t.AuditRecord:
 async def audit_events(
     ctx: RequestContext, where: t.AuditFilter | None, first: int, after: str | None
 ) -> t.AuditRecordConnection:
-    require_role(ctx.principal, Role.AUDITOR, _AUDITORS_ONLY)
+    ctx.access.require(Capability.AUDIT_TRAIL)
     where = where or t.AuditFilter()
     conditions = {
         "actor": where.actor,
@@ -69,8 +60,8 @@ async def my_access_log(
 ) -> t.DisclosureConnection:
     """Who else read identified PHI of the caller's own record. The patient's own reads are
     not disclosures and are left out; a proxy's reads are, and are listed."""
+    ctx.access.require(Capability.ACCESS_LOG)
     principal = ctx.principal
-    require_role(principal, Role.PATIENT, "Only patients have an access log")
     own = await Patient.filter(user_id=principal.user_pk).first() if principal.user_pk else None
     query = AuditEvent.filter(
         patient=own.public_id if own else "",
@@ -97,11 +88,11 @@ async def my_access_log(
     )
 
 
-def _grant(row: BreakGlassGrant, now: datetime) -> t.BreakGlassGrant:
+def _grant(rows: RowAccess, row: BreakGlassGrant, now: datetime) -> t.BreakGlassGrant:
     patient_id = row.patient.public_id
     return t.BreakGlassGrant(
         row=row,
-        subject=Subject(patient_id),
+        subject=rows.reviewed(patient_id),
         id=strawberry.ID(row.public_id),
         physician=row.user.public_id,
         physician_username=row.user.username,
@@ -116,11 +107,12 @@ def _grant(row: BreakGlassGrant, now: datetime) -> t.BreakGlassGrant:
 async def break_glass_grants(
     ctx: RequestContext, open_: bool | None, first: int, after: str | None
 ) -> t.BreakGlassGrantConnection:
-    require_role(ctx.principal, Role.AUDITOR, _AUDITORS_ONLY)
+    ctx.access.require(Capability.AUDIT_TRAIL)
     now = datetime.now(UTC)
     query = BreakGlassGrant.all().select_related("user", "patient")
     if open_ is True:
         query = query.filter(closed_at__isnull=True, expires_at__gt=now)
     elif open_ is False:
         query = query.filter(Q(closed_at__isnull=False) | Q(expires_at__lte=now))
-    return connection(await newest_first(query, first, after), lambda row: _grant(row, now))
+    rows = ctx.access.rows
+    return connection(await newest_first(query, first, after), lambda row: _grant(rows, row, now))

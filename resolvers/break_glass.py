@@ -9,30 +9,15 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from audit.events import AuthEvent, record_principal_event
-from crypto.blind_index import IndexKind, blind_index
-from models import BreakGlassGrant, CareTeamAssignment, Patient
-from permissions.policy import BREAK_GLASS_ROLES
-from permissions.roles import Purpose
-from permissions.rows import Subject
+from models import BreakGlassGrant, CareTeamAssignment
+from permissions.roles import Capability
 from schema import audit_types as t
 from schema import types
 from schema.context import RequestContext
-from schema.errors import BadInput, Forbidden, NotFound
+from schema.errors import BadInput, NotFound
 
 MIN_REASON = 15
 MAX_REASON = 2000
-
-
-def _physician_pk(ctx: RequestContext) -> int:
-    principal = ctx.principal
-    if (
-        principal.role not in BREAK_GLASS_ROLES
-        or principal.user_pk is None
-        # Emergency access is a clinician's own act: an OAuth2 app acting for them may not.
-        or principal.scopes is not None
-    ):
-        raise Forbidden("Only physicians may open emergency access")
-    return principal.user_pk
 
 
 def _duration(ctx: RequestContext, minutes: int | None) -> timedelta:
@@ -53,12 +38,9 @@ def _reason(text: str) -> str:
 async def open_emergency_access(
     ctx: RequestContext, mrn: str, reason: str, minutes: int | None
 ) -> t.EmergencyAccess:
-    user_pk = _physician_pk(ctx)
+    user_pk = ctx.access.person(Capability.BREAK_GLASS)
     stated, duration = _reason(reason), _duration(ctx, minutes)
-    keyring = ctx.phi.keyring
-    patient = await Patient.filter(mrn_index=blind_index(keyring, IndexKind.MRN, mrn)).first()
-    if patient is None:
-        raise NotFound()
+    patient = await ctx.access.emergency_patient("Patient.mrn", mrn)
     if await CareTeamAssignment.exists(
         user_id=user_pk, patient_id=patient.id, ended_at__isnull=True
     ):
@@ -70,12 +52,10 @@ async def open_emergency_access(
     grant = BreakGlassGrant(
         user_id=user_pk, patient_id=patient.id, opened_at=now, expires_at=now + duration
     )
-    grant.seal(keyring, reason=stated)
+    ctx.access.seal(grant, reason=stated)
     await grant.save()
     node = types.Patient(
-        id=strawberry.ID(patient.public_id),
-        row=patient,
-        subject=Subject(patient.public_id, purpose=Purpose.EMERGENCY),
+        id=strawberry.ID(patient.public_id), row=patient, subject=ctx.access.rows.granted(patient)
     )
     return t.EmergencyAccess(
         grant_id=strawberry.ID(grant.public_id), expires_at=grant.expires_at, patient=node
@@ -84,7 +64,7 @@ async def open_emergency_access(
 
 async def close_emergency_access(ctx: RequestContext, grant_id: str) -> bool:
     """Ends the caller's own grant early. False if it was closed or had expired already."""
-    user_pk = _physician_pk(ctx)
+    user_pk = ctx.access.person(Capability.BREAK_GLASS)
     if not BreakGlassGrant.is_public_id(grant_id):
         raise NotFound()
     grant = (

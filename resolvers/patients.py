@@ -8,15 +8,11 @@ import binascii
 import strawberry
 from tortoise.expressions import Subquery
 
-from crypto.blind_index import IndexKind, blind_index
 from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 from models.base import PublicModel
-from permissions.policy import POLICY
-from permissions.roles import Category, Decision
-from permissions.scopes import category_in_scope
 from schema import types
 from schema.context import RequestContext
-from schema.errors import BadInput, Forbidden, NotFound
+from schema.errors import BadInput, NotFound
 
 MAX_PAGE = 100
 
@@ -35,13 +31,15 @@ _CHILD_NODES: dict[str, tuple[type[PublicModel], type[types.Node]]] = {
 
 
 def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
-    return types.Patient(id=strawberry.ID(row.public_id), row=row, subject=ctx.rows.subject(row))
+    return types.Patient(
+        id=strawberry.ID(row.public_id), row=row, subject=ctx.access.rows.subject(row)
+    )
 
 
 async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
     if not Patient.is_public_id(public_id):
         raise NotFound()
-    row = await ctx.rows.patient(public_id)
+    row = await ctx.access.rows.patient(public_id)
     if row is None:
         raise NotFound()
     return _patient_node(ctx, row)
@@ -56,14 +54,14 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     model, node_type = _CHILD_NODES[prefix]
     if not model.is_public_id(public_id):
         raise NotFound()
-    visible = await ctx.rows.patients()
+    visible = await ctx.access.rows.patients()
     row = await model.filter(
         public_id=public_id, patient_id__in=Subquery(visible.values("id"))
     ).first()
     if row is None:
         raise NotFound()
     owner = await Patient.get(id=row.patient_id)  # type: ignore[attr-defined]
-    return types.child_node(node_type, row, ctx.rows.subject(owner))  # type: ignore[type-var]
+    return types.child_node(node_type, row, ctx.access.rows.subject(owner))  # type: ignore[type-var]
 
 
 def _encode_cursor(public_id: str) -> str:
@@ -84,15 +82,8 @@ async def patients(
     ctx: RequestContext, first: int, after: str | None, mrn: str | None
 ) -> types.PatientConnection:
     check_page_size(first)
-    visible = await ctx.rows.patients()
-    if mrn is not None:
-        # Searching by a value reveals it, so only principals who may read MRNs may search.
-        principal = ctx.principal
-        if POLICY[principal.role][Category.MRN] is not Decision.ALLOW or not category_in_scope(
-            principal.scopes, Category.MRN
-        ):
-            raise Forbidden("Not permitted to search by this field")
-        visible = visible.filter(mrn_index=blind_index(ctx.phi.keyring, IndexKind.MRN, mrn))
+    access = ctx.access
+    visible = await (access.rows.patients() if mrn is None else access.search("Patient.mrn", mrn))
     total = await visible.count()
     page = visible.order_by("public_id")
     if after is not None:

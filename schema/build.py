@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, GraphQLObjectType
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -10,12 +12,14 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from permissions.decisions import FieldPlans
+from schema import invariants
 from schema.audit_flush import AuditFlush
 from schema.documents import Documents
 from schema.execution import GuardedExecutionContext
 from schema.faults import MaskFaults, log_faults
 from schema.guard import PhiGuard
-from schema.inventory import phi_fields
+from schema.inventory import PhiField, phi_fields
 from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
 from schema.mutation import Mutation
 from schema.object_pass import PHI_GUARDS
@@ -25,6 +29,10 @@ from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patien
 
 
 class PhigateSchema(strawberry.Schema):
+    plans: FieldPlans
+    """Every @phi field's plan by coordinate: what `permissions.decisions.Access` decides
+    searches, reports and aggregates by, so they are decided as the fields are."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -32,11 +40,11 @@ class PhigateSchema(strawberry.Schema):
         log_faults(errors)
 
 
-def _mark_phi_types(schema: strawberry.Schema) -> None:
+def _mark_phi_types(schema: strawberry.Schema, fields: list[PhiField]) -> None:
     """Name each object type's guarded fields in its `extensions`, where the execution context
     finds them: objects of these types go through the guard's object pass."""
     guards: dict[str, dict[str, PhiGuard]] = {}
-    for field in phi_fields(schema):
+    for field in fields:
         guards.setdefault(field.type_name, {})[field.field_name] = field.guard
     for type_name, by_field in guards.items():
         graphql_type = schema._schema.type_map[type_name]
@@ -44,17 +52,9 @@ def _mark_phi_types(schema: strawberry.Schema) -> None:
         graphql_type.extensions = {**graphql_type.extensions, PHI_GUARDS: by_field}
 
 
-def build_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
-    """The schema as served: declared, with its PHI types marked for the object pass."""
-    schema = declare_schema(limits, production)
-    _mark_phi_types(schema)
-    return schema
-
-
-def declare_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
-    """The strawberry schema; unmarked, its @phi fields run their guard one by one through
-    strawberry's extension chain. `production` turns introspection and "did you mean"
-    suggestions off."""
+def build_schema(limits: Limits | None = None, production: bool = True) -> PhigateSchema:
+    """The schema as served, its invariants checked and its PHI types marked for the object
+    pass. `production` turns introspection and "did you mean" suggestions off."""
     limits = limits or Limits()
     # Rule classes are made once, with the schema (strawberry's limiter extensions would make
     # them per request).
@@ -65,7 +65,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return PhigateSchema(
+    schema = PhigateSchema(
         query=Query,
         mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
@@ -78,3 +78,8 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
         execution_context_class=GuardedExecutionContext,
     )
+    fields = phi_fields(schema)
+    invariants.check(schema, fields)
+    _mark_phi_types(schema, fields)
+    schema.plans = MappingProxyType({field.coordinate: field.guard.plan for field in fields})
+    return schema

@@ -6,29 +6,35 @@ from dataclasses import dataclass, field
 
 from audit.buffer import AuditBuffer
 from crypto.keyring import Keyring
+from permissions.decisions import Access, FieldPlans
 from permissions.principal import Principal
-from permissions.rows import RowAccess
 from permissions.safeguards import DEFAULT_SAFEGUARDS, Safeguards
 from resolvers.loaders import Loaders
-from schema.guard import PhiSession
+from schema.session import PhiSession
 
 
 @dataclass(slots=True)
 class RequestContext:
     principal: Principal
     phi: PhiSession
-    rows: RowAccess
+    access: Access
+    """Every PHI decision a resolver needs, and the rows the principal may load."""
     safeguards: Safeguards = DEFAULT_SAFEGUARDS
     loaders: Loaders = field(default_factory=Loaders)
 
     @classmethod
     def create(
-        cls, principal: Principal, keyring: Keyring, safeguards: Safeguards = DEFAULT_SAFEGUARDS
+        cls,
+        principal: Principal,
+        keyring: Keyring,
+        plans: FieldPlans,
+        safeguards: Safeguards = DEFAULT_SAFEGUARDS,
     ) -> RequestContext:
-        budget = safeguards.export_budget[principal.role]
+        audit = AuditBuffer(principal, safeguards.export_budget[principal.role])
+        access = Access(principal, plans, keyring, audit)
         return cls(
             principal=principal,
-            phi=PhiSession(principal, keyring, AuditBuffer(principal, budget)),
-            rows=RowAccess(principal),
+            phi=PhiSession(principal, access.opener, audit),
+            access=access,
             safeguards=safeguards,
         )

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from permissions.errors import Forbidden, NotFound, PhigateError, PhiUnavailable
 
-
-class PhigateError(Exception):
-    """An expected error, shown to the client as is. Anything else is masked."""
-
-    code: ClassVar[str]
-    default_message: ClassVar[str]
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
-        self.extensions = {"code": self.code}
-
-
-class NotFound(PhigateError):
-    code = "NOT_FOUND"
-    default_message = "Not found"
-
-
-class Forbidden(PhigateError):
-    code = "FORBIDDEN"
-    default_message = "Not permitted to read this field"
+__all__ = [
+    "AuditUnavailable", "BadInput", "BudgetExceeded", "Forbidden", "NotFound", "PhiUnavailable",
+    "PhigateError",
+]  # fmt: skip
 
 
 class BadInput(PhigateError):
     code = "BAD_USER_INPUT"
     default_message = "Invalid input"
-
-
-class PhiUnavailable(PhigateError):
-    code = "PHI_UNAVAILABLE"
-    default_message = "This value cannot be decrypted right now"
 
 
 class AuditUnavailable(PhigateError):

@@ -1,7 +1,8 @@
-"""Every `@phi` field of a built schema, read from the guards attached to it."""
+"""Every `@phi` field of a built schema, read from the guards its fields carry."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import strawberry
@@ -9,7 +10,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from permissions.policy import POLICY
 from permissions.roles import Category, Decision, Role
-from schema.guard import PhiGuard
+from schema.guard import PHI_GUARD, PhiGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,10 @@ class PhiField:
     column: str
     category: Category
     guard: PhiGuard
+
+    @property
+    def coordinate(self) -> str:
+        return f"{self.type_name}.{self.field_name}"
 
     @property
     def overrides(self) -> dict[Role, Decision]:
@@ -36,15 +41,16 @@ def phi_fields(schema: strawberry.Schema) -> list[PhiField]:
         if not isinstance(definition, StrawberryObjectDefinition):
             continue
         for field in definition.fields:
-            for extension in field.extensions:
-                if isinstance(extension, PhiGuard):
-                    found.append(
-                        PhiField(
-                            type_name=name,
-                            field_name=schema.config.name_converter.get_graphql_name(field),
-                            column=extension.column,
-                            category=extension.plan.category,
-                            guard=extension,
-                        )
+            metadata: Mapping[str, object] = field.metadata or {}
+            guard = metadata.get(PHI_GUARD)
+            if isinstance(guard, PhiGuard):
+                found.append(
+                    PhiField(
+                        type_name=name,
+                        field_name=schema.config.name_converter.get_graphql_name(field),
+                        column=guard.column,
+                        category=guard.plan.category,
+                        guard=guard,
                     )
+                )
     return found

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from resolvers import break_glass
 from schema import audit_types
+from schema.invariants import rows
 
 
 @strawberry.type
@@ -18,7 +19,8 @@ class Mutation:
             "Break-glass: a physician opens time-limited emergency access to a patient outside "
             "their care team, found by MRN, stating why. Every read under it is audited with "
             "purpose EMERGENCY and listed for review."
-        )
+        ),
+        metadata=rows("the break-glass grant it opens"),
     )
     async def open_emergency_access(
         self, info: Info[Any, None], mrn: str, reason: str, minutes: int | None = None

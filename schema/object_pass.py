@@ -18,7 +18,7 @@ and allowed, so opening later changes nothing on record.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,18 +30,11 @@ from audit.buffer import entry
 from permissions.principal import Principal
 from permissions.roles import Category, Decision
 from permissions.rows import Subject
-from schema.guard import Denials, PhiGuard, PhiSession
+from schema.guard import PhiGuard
+from schema.session import Denials, Opened, Opening, PhiSession, Serialize
 
 PHI_GUARDS = "phigate.phi_guards"
 """Key, in a GraphQL object type's `extensions`, of its PHI fields' guards by field name."""
-
-Transform = Callable[[str], str | None]
-Serialize = Callable[[Any], Any]
-Opened = tuple[tuple[str, str, Transform | None, Serialize], ...]
-"""The fields to open: (response key, sealed column, transform or None for the full value,
-serializer) each."""
-Opening = tuple[Opened, Any]
-"""The fields to open on one object, and the row that holds their sealed values."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The `@phi` schema directive and `phi()`, which declares a guarded PHI field.
 
 The directive is printed in the SDL, so the schema documents which category each field is and
-which roles a field overrides; the `PhiGuard` extension attached with it enforces exactly that.
+which roles a field overrides; the `PhiGuard` in the field's metadata, which the object pass
+applies, enforces exactly that.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Any
 import strawberry
 from strawberry.schema_directive import Location
 
-from crypto.sealed import Sealed
-from permissions.plan import FieldPlan
+from permissions.decisions import FieldPlan
 from permissions.roles import Category, Role
-from schema.guard import PhiGuard
+from schema.guard import PHI_GUARD, PhiGuard, outside_the_object_pass
 
 PhiCategory = strawberry.enum(Category, name="PhiCategory")
 PhiRole = strawberry.enum(Role, name="Role")
@@ -39,13 +39,6 @@ def phi(
     description: str | None = None,
 ) -> Any:
     """A PHI field that reads sealed column `column` of its object's row through the guard."""
-
-    # No return annotation: strawberry takes the GraphQL type from the class attribute, while
-    # the resolver itself yields the `Sealed` value that only the guard can open.
-    def sealed_value(root: Any):  # type: ignore[no-untyped-def]
-        sealed: Sealed | None = getattr(root.row, column)
-        return sealed
-
     directive = Phi(
         category=category,
         allow=list(allow) if allow else strawberry.UNSET,
@@ -53,8 +46,8 @@ def phi(
     )
     guard = PhiGuard(FieldPlan.compile(category, allow, mask), column)
     return strawberry.field(
-        resolver=sealed_value,
+        resolver=outside_the_object_pass,
         directives=[directive],
-        extensions=[guard],
+        metadata={PHI_GUARD: guard},
         description=description,
     )

@@ -10,20 +10,30 @@ from strawberry.types import Info
 from resolvers import audit as audit_resolvers
 from resolvers import patients as patient_resolvers
 from schema import audit_types, types
+from schema.invariants import rows
 from schema.report import Report, open_report
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Any object by its opaque id, if the caller may see it.")
+    @strawberry.field(
+        description="Any object by its opaque id, if the caller may see it.",
+        metadata=rows("the caller's row access"),
+    )
     async def node(self, info: Info[Any, None], id: strawberry.ID) -> types.Node | None:
         return await patient_resolvers.node(info.context, id)
 
-    @strawberry.field(description="One patient. NOT_FOUND whether absent or not visible.")
+    @strawberry.field(
+        description="One patient. NOT_FOUND whether absent or not visible.",
+        metadata=rows("the caller's row access"),
+    )
     async def patient(self, info: Info[Any, None], id: strawberry.ID) -> types.Patient | None:
         return await patient_resolvers.patient(info.context, id)
 
-    @strawberry.field(description="Patients visible to the caller, ordered by id, 100 at most.")
+    @strawberry.field(
+        description="Patients visible to the caller, ordered by id, 100 at most.",
+        metadata=rows("the caller's row access"),
+    )
     async def patients(
         self,
         info: Info[Any, None],
@@ -55,7 +65,10 @@ class Query:
     ) -> audit_types.DisclosureConnection:
         return await audit_resolvers.my_access_log(info.context, first, after)
 
-    @strawberry.field(description="Auditors: break-glass grants for review, newest first.")
+    @strawberry.field(
+        description="Auditors: break-glass grants for review, newest first.",
+        metadata=rows("the audit trail capability"),
+    )
     async def break_glass_grants(
         self,
         info: Info[Any, None],

@@ -15,10 +15,10 @@ from strawberry.types import Info
 from permissions.aggregate import Dimension
 from permissions.pseudonyms import ReportScope
 from permissions.report_pages import Page
-from permissions.rows import Subject
 from resolvers import reports as resolvers
 from schema import types
 from schema.context import RequestContext
+from schema.invariants import rows
 
 ReportDimension = strawberry.enum(Dimension, name="ReportDimension")
 
@@ -72,12 +72,10 @@ def _connection(page: Page) -> ReportPatientConnection:
     edges = [
         ReportPatientEdge(
             node=types.Patient(
-                id=strawberry.ID(page.scope.pseudonym(row.public_id)),
-                row=row,
-                subject=Subject(row.public_id, report=page.scope),
+                id=strawberry.ID(page.scope.pseudonym(row.public_id)), row=row, subject=subject
             ),
         )
-        for row in page.rows
+        for row, subject in page.rows
     ]
     return ReportPatientConnection(
         edges=edges,
@@ -95,7 +93,10 @@ def _connection(page: Page) -> ReportPatientConnection:
 class Report:
     scope: strawberry.Private[ReportScope]
 
-    @strawberry.field(description="The report's patients in pseudonym order, 100 at most.")
+    @strawberry.field(
+        description="The report's patients in pseudonym order, 100 at most.",
+        metadata=rows("the report policy's patients, de-identified"),
+    )
     async def patients(
         self, info: Info[RequestContext, None], first: int = 20, after: str | None = None
     ) -> ReportPatientConnection:
@@ -125,5 +126,5 @@ class Report:
 
 
 def open_report(ctx: RequestContext) -> Report:
-    resolvers.rule_of(ctx)
+    ctx.access.report_rule()
     return Report(scope=ReportScope())

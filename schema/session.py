@@ -1,58 +1,63 @@
-"""The `@phi` guard: decide, then open, mask, de-identify or deny, and record every access.
+"""One request's guard session: the fields the object pass denied, and the sealed values it
+set aside, dealt with after execution while the audit records are written.
 
-Resolvers hand the guard a row holding `Sealed` values; only here is a keyring used to open
-one, and only after an ALLOW, MASK or DEIDENTIFY decision. Every outcome, DENY included, is an
-audit record.
-
-`phi()` attaches a `PhiGuard` to each PHI field as a strawberry field extension, so any schema
-that declares the field enforces it, one field at a time (`PhiGuard.read`). A schema from
-`build_schema` goes further: its execution context hands each object's selected PHI fields to
-`schema.object_pass`, which decides and records them in one loop (DESIGN.md section 2) and
-sets their sealed values aside; `PhiSession.open_sealed` opens those in place in the response
-while the audit records are written.
+Values are opened here and only here, with the opener the request's `Access` handed over, and
+only those the object pass decided to ALLOW, MASK or DEIDENTIFY (schema/object_pass.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from graphql import FieldNode, GraphQLError, GraphQLResolveInfo
+from graphql import FieldNode, GraphQLError
 from graphql.pyutils import Path
-from strawberry.extensions import FieldExtension
-from strawberry.types import Info
 
-from audit.buffer import AuditBuffer, entry
+from audit.buffer import AuditBuffer
 from crypto.errors import CryptoError
-from crypto.keyring import Keyring
-from permissions.plan import FieldPlan
+from crypto.sealed import Sealed
 from permissions.principal import Principal
-from permissions.roles import Decision
 from schema.errors import Forbidden, PhigateError, PhiUnavailable
-
-if TYPE_CHECKING:
-    from schema.object_pass import ObjectPlan, Opening
 
 Denials = tuple[tuple[str | int, list[FieldNode]], ...]
 """The fields denied on one object: (response key, the field's nodes) each."""
+Transform = Callable[[str], str | None]
+Serialize = Callable[[Any], Any]
+Opened = tuple[tuple[str, str, Transform | None, Serialize], ...]
+"""The fields to open: (response key, sealed column, transform or None for the full value,
+serializer) each."""
+Opening = tuple[Opened, Any]
+"""The fields to open on one object, and the row that holds their sealed values."""
+
+
+class Located(Protocol):
+    """Where a selection's PHI fields are in the query text (schema.object_pass.ObjectPlan)."""
+
+    def nodes(self, key: str) -> list[FieldNode]: ...
 
 
 class PhiSession:
-    """What the guard needs for one request: who asks, the keyring, the audit buffer, the
-    fields denied so far, and the sealed values the object pass set aside (both are dealt
-    with after execution, while the audit records are written)."""
+    """What the object pass needs for one request: who asks, the audit buffer, the fields
+    denied so far, and the sealed values set aside (both are dealt with after execution,
+    while the audit records are written)."""
 
-    def __init__(self, principal: Principal, keyring: Keyring, audit: AuditBuffer) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        opener: Callable[[], Callable[[Sealed], str]],
+        audit: AuditBuffer,
+    ) -> None:
         self.principal = principal
-        self.keyring = keyring
         self.audit = audit
+        self._opener = opener
         self.denied: list[tuple[Denials, Path | None]] = []
         """(the fields denied on one object, the object's path): their errors are built after
         execution, while the audit records are written."""
-        self._sealed: list[tuple[dict[str, Any], Path, ObjectPlan, Opening]] = []
+        self._sealed: list[tuple[dict[str, Any], Path, Located, Opening]] = []
         self._prefixes: dict[int, tuple[Path, str]] = {}
 
     def seal_later(
-        self, result: dict[str, Any], path: Path, plan: ObjectPlan, opening: Opening
+        self, result: dict[str, Any], path: Path, plan: Located, opening: Opening
     ) -> None:
         """`result` (an object's part of the response) gets these values once opened."""
         if opening[0]:
@@ -63,7 +68,7 @@ class PhiSession:
         will not open stays null, with a PHI_UNAVAILABLE error at its path."""
         if not self._sealed:
             return []
-        open_value = self.keyring.open
+        open_value = self._opener()
         unavailable = []
         for result, path, plan, (opened, row) in self._sealed:
             for key, column, transform, serialize in opened:
@@ -131,36 +136,3 @@ class _Denial(GraphQLError):
         self.positions, self.locations = located.positions, located.locations
         self.original_error, self.cause = located.original_error, located.cause
         self.extensions = dict(located.extensions or {})
-
-
-class PhiGuard(FieldExtension):
-    """Attached to a field by `phi()`; `plan` was compiled when the field was declared."""
-
-    def __init__(self, plan: FieldPlan, column: str) -> None:
-        self.plan = plan
-        self.column = column
-
-    def resolve(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
-        return self.read(source, info._raw_info)
-
-    def read(self, source: Any, info: GraphQLResolveInfo[Any]) -> str | None:
-        """One field: decide, record, then open (a value that will not open is still on
-        record, as an access that failed)."""
-        session: PhiSession = info.context.phi
-        subject = source.subject
-        decision = self.plan.decide(session.principal, subject)
-        path = info.path
-        session.audit.entries(
-            subject.patient_id, session.prefix(path.prev), decision, subject.purpose
-        ).append(entry(f"{info.parent_type.name}.{info.field_name}", str(path.key)))
-        if decision is Decision.DENY:
-            session.denied.append((((path.key, info.field_nodes),), path.prev))
-            return None
-        sealed = getattr(source.row, self.column)
-        if sealed is None:
-            return None
-        try:
-            plaintext = session.keyring.open(sealed)
-        except CryptoError:
-            raise PhiUnavailable() from None
-        return self.plan.apply(decision, plaintext)

@@ -25,8 +25,8 @@ from audit.chain import COLUMNS, batch_digest, pack_entries, row_hash, unpack_en
 from audit.sealer import seal_pending
 from audit.verify import Finding, Problem, verify_chain
 from crypto.audit_mac import AuditKeys
-from crypto.keystore import load_audit_keys
 from models import AuditEvent, AuditSeal, ExportWindow
+from models.keystore import load_audit_keys
 from tests.audit_attack import tamper
 from tests.conftest import https_client, running
 from tests.helpers import TestAuthenticator, gql

@@ -13,7 +13,7 @@ import models
 from api.cli import policy_document
 from api.db import tortoise_config
 from models.base import PublicModel, SealedField, SecretField
-from permissions.plan import FieldPlan, PolicyError
+from permissions.decisions import FieldPlan, PolicyError
 from permissions.roles import Category, Role
 from schema.build import build_schema
 from schema.inventory import phi_fields

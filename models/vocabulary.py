@@ -1,0 +1,24 @@
+"""Enums the database stores that the policy speaks in (permissions/roles.py names them too)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PHYSICIAN = "physician"
+    NURSE = "nurse"
+    FRONT_DESK = "front_desk"
+    BILLING = "billing"
+    PATIENT = "patient"
+    RESEARCHER = "researcher"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class ProxyScope(StrEnum):
+    """What a patient lets a proxy (parent, caregiver) see."""
+
+    FULL = "FULL"
+    DEMOGRAPHICS = "DEMOGRAPHICS"
+    CLINICAL = "CLINICAL"

@@ -1,0 +1,261 @@
+"""The one place that decides PHI access.
+
+Every question "may this principal read, search or aggregate this @phi field of this subject,
+and how (ALLOW, MASK, DEIDENTIFY, DENY)" is answered by a field's `FieldPlan`, from the policy
+data (policy.py, scopes.py, reports.py) and the field's own overrides: role policy, per-field
+overrides, proxy scope and OAuth2 scopes (both narrow a subject's categories, see rows.py),
+break-glass (a subject's purpose) and report mode (a subject's report scope).
+
+`Access` is that decision's face for one request: resolvers ask it to search, run reports,
+aggregate or act on a capability, and it applies the same `FieldPlan.decide` the object pass
+applies to every field it resolves. It holds the request's keyring, privately: values are
+opened or indexed only after a decision, here or by the object pass's session it hands
+`opener()` to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from tortoise.queryset import QuerySet
+
+from crypto.blind_index import IndexKind, blind_index
+from crypto.errors import CryptoError
+from crypto.keyring import Keyring
+from crypto.sealed import Sealed
+from models import Patient
+from permissions import aggregate as aggregates
+from permissions import report_pages
+from permissions.deidentify import SAFE_HARBOR, report_date, reported_age
+from permissions.errors import Forbidden, NotFound, PhiUnavailable
+from permissions.masks import MASKS
+from permissions.policy import CAPABILITIES, POLICY
+from permissions.principal import Principal
+from permissions.pseudonyms import ReportScope
+from permissions.reports import ReportCategories, ReportRule, report_rule
+from permissions.roles import Capability, Category, Decision, Role
+from permissions.rows import RowAccess, Subject
+
+Categories = frozenset[Category] | None
+"""The categories an access is limited to; None: no limit beyond the role policy."""
+
+
+class PolicyError(Exception):
+    """The schema declares something the policy cannot enforce; raised at schema build."""
+
+
+def report_decision(principal: Principal, identified: Decision) -> Decision:
+    """The decision on a field read through a report, given the identified decision."""
+    rule = report_rule(principal)
+    if rule is None:
+        return Decision.DENY
+    if rule.categories is ReportCategories.WITHIN_POLICY and identified is Decision.DENY:
+        return Decision.DENY
+    return Decision.DEIDENTIFY
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    """A PHI field's compiled decisions per role and the transform each decision applies,
+    built once per field when the schema is built: deciding costs dict lookups."""
+
+    category: Category
+    decisions: Mapping[Role, Decision]
+    mask: Callable[[str], str] | None
+    deidentify: Callable[[str], str | None]
+
+    @classmethod
+    def compile(
+        cls, category: Category, allow: Iterable[Role] = (), mask: Iterable[Role] = ()
+    ) -> FieldPlan:
+        decisions = {role: row[category] for role, row in POLICY.items()}
+        decisions.update(dict.fromkeys(allow, Decision.ALLOW))
+        decisions.update(dict.fromkeys(mask, Decision.MASK))
+        masker = MASKS.get(category)
+        if masker is None and Decision.MASK in decisions.values():
+            raise PolicyError(f"category {category.value} has no mask; use allow or deny")
+        return cls(category, MappingProxyType(decisions), masker, SAFE_HARBOR[category])
+
+    def decide(self, principal: Principal, subject: Subject) -> Decision:
+        return self.decide_on(principal, subject.categories, subject.report is not None)
+
+    def decide_on(self, principal: Principal, categories: Categories, report: bool) -> Decision:
+        """The decision on this field of a subject whose access is limited to `categories`."""
+        identified = self.decisions[principal.role]
+        if categories is not None and self.category not in categories:
+            identified = Decision.DENY
+        return report_decision(principal, identified) if report else identified
+
+    def transform(self, decision: Decision) -> Callable[[str], str | None] | None:
+        """What a decision does to an opened value: None for the full value (ALLOW)."""
+        if decision is Decision.ALLOW:
+            return None
+        if decision is Decision.MASK and self.mask is not None:
+            return self.mask
+        if decision is Decision.DEIDENTIFY:
+            return self.deidentify
+        raise PolicyError("no transform for this decision")
+
+
+FieldPlans = Mapping[str, FieldPlan]
+"""Every @phi field's plan by its coordinate (`Patient.mrn`), from the built schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Searchable:
+    """A PHI field patients may be found by: equality on its blind index."""
+
+    column: str
+    kind: IndexKind
+
+
+SEARCHABLE: Mapping[str, Searchable] = MappingProxyType(
+    {"Patient.mrn": Searchable("mrn_index", IndexKind.MRN)}
+)
+
+
+class AccessLog(Protocol):
+    """Where reads are recorded: the request's audit buffer."""
+
+    def phi_access(
+        self, patient: str, field: str, prefix: str, key: str, decision: Decision
+    ) -> None: ...
+
+
+Transform = Callable[[str, date], str | None]
+"""A de-identifying view of a plaintext value, given the report date."""
+
+
+class Access:
+    """One request's PHI decisions beyond the fields the object pass resolves."""
+
+    __slots__ = ("_keyring", "_log", "_plans", "principal", "rows")
+
+    def __init__(
+        self, principal: Principal, plans: FieldPlans, keyring: Keyring, log: AccessLog
+    ) -> None:
+        self.principal = principal
+        self.rows = RowAccess(principal)
+        self._plans = plans
+        self._keyring = keyring
+        self._log = log
+
+    def opener(self) -> Callable[[Sealed], str]:
+        """What opens the values the object pass decided on: for its session alone."""
+        return self._keyring.open
+
+    def require(self, capability: Capability) -> None:
+        rule = CAPABILITIES[capability]
+        principal = self.principal
+        if principal.role not in rule.roles or (
+            rule.people_only and (principal.user_pk is None or principal.scopes is not None)
+        ):
+            raise Forbidden(capability.value)
+
+    def person(self, capability: Capability) -> int:
+        """The signed-in user's key, for a capability only a person may act on."""
+        self.require(capability)
+        if self.principal.user_pk is None:
+            raise Forbidden(capability.value)
+        return self.principal.user_pk
+
+    async def search(self, coordinate: str, value: str) -> QuerySet[Patient]:
+        """The caller's patients whose field `coordinate` equals `value`, among those whose
+        field the caller may read in full: searching reveals the value, so a row it may not
+        read is never matched (a made-up value and a hidden one answer alike). FORBIDDEN when
+        it may read the field of no row at all."""
+        plan, searchable = self._plans[coordinate], SEARCHABLE[coordinate]
+        principal = self.principal
+
+        def readable(categories: Categories) -> bool:
+            return plan.decide_on(principal, categories, report=False) is Decision.ALLOW
+
+        rows = await self.rows.where(readable)
+        if rows is None:
+            raise Forbidden("Not permitted to search by this field")
+        index = blind_index(self._keyring, searchable.kind, value)
+        return rows.filter(**{searchable.column: index})
+
+    async def emergency_patient(self, coordinate: str, value: str) -> Patient:
+        """A patient anywhere in the hospital, found by a field the caller may search by on
+        any patient: break-glass is the one search beyond the caller's rows."""
+        self.require(Capability.BREAK_GLASS)
+        plan, searchable = self._plans[coordinate], SEARCHABLE[coordinate]
+        if plan.decide_on(self.principal, self.rows.scope_categories, False) is not Decision.ALLOW:
+            raise Forbidden("Not permitted to search by this field")
+        index = blind_index(self._keyring, searchable.kind, value)
+        found = await Patient.filter(**{searchable.column: index}).first()
+        if found is None:
+            raise NotFound()
+        return found
+
+    def seal(self, row: Any, **values: str | None) -> None:
+        """Seals what a caller states into a row (`row.seal`), under the current data key."""
+        row.seal(self._keyring, **values)
+
+    def report_rule(self) -> ReportRule:
+        rule = report_rule(self.principal)
+        if rule is None:
+            raise Forbidden("Not permitted to run reports")
+        return rule
+
+    async def report_page(
+        self, scope: ReportScope, first: int, after: str | None, now: datetime
+    ) -> report_pages.Page:
+        """Raises report_pages.InvalidCursor for a cursor not sealed for this caller."""
+        visible = await report_pages.report_patients(self.report_rule(), self.rows)
+        cursors = report_pages.Cursors(self._keyring, self.principal, now)
+        return await report_pages.page(cursors, self.rows, visible, scope, first, after)
+
+    def decision(self, coordinate: str) -> Decision:
+        """The decision on field `coordinate` read through a report."""
+        return self._plans[coordinate].decide_on(self.principal, self.rows.scope_categories, True)
+
+    def derived(
+        self,
+        patient_id: str,
+        source: str,
+        field: str,
+        path: str,
+        sealed: Sealed | None,
+        transform: Transform,
+        today: date,
+    ) -> str | None:
+        """A value a report derives from field `source` (an age from `Patient.birthDate`),
+        decided as that field is in the report, recorded as `field` at `path`, and handed
+        back only in its de-identified form."""
+        decision = self.decision(source)
+        prefix, _, key = path.rpartition(".")
+        self._log.phi_access(patient_id, field, prefix, key, decision)
+        if decision is Decision.DENY:
+            raise Forbidden()
+        if sealed is None:
+            return None
+        try:
+            return transform(self._keyring.open(sealed), today)
+        except CryptoError:
+            raise PhiUnavailable() from None
+
+    def age(self, patient_id: str, field: str, path: str, birth_date: Sealed | None) -> str | None:
+        return self.derived(
+            patient_id, "Patient.birthDate", field, path, birth_date, reported_age, report_date()
+        )
+
+    async def aggregate(self, by: Sequence[aggregates.Dimension], path: str) -> aggregates.Table:
+        """Counts over the report's patients; FORBIDDEN, before reading anything, if a
+        dimension's field is denied in the caller's reports."""
+        if any(self.decision(aggregates.SOURCES[d].field) is Decision.DENY for d in by):
+            raise Forbidden()
+        visible = await report_pages.report_patients(self.report_rule(), self.rows)
+        today = report_date()
+
+        def read(patient_id: str, source: aggregates.Source, sealed: Sealed | None) -> str | None:
+            return self.derived(
+                patient_id, source.field, source.field, path, sealed, source.transform, today
+            )
+
+        return await aggregates.aggregate(read, visible, by)

@@ -1,0 +1,32 @@
+"""The answers a decision gives a client when it refuses or cannot open: each has a stable
+`extensions.code` and a fixed, PHI-free message. The schema's other errors build on these."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PhigateError(Exception):
+    """An expected error, shown to the client as is. Anything else is masked."""
+
+    code: ClassVar[str]
+    default_message: ClassVar[str]
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.extensions = {"code": self.code}
+
+
+class NotFound(PhigateError):
+    code = "NOT_FOUND"
+    default_message = "Not found"
+
+
+class Forbidden(PhigateError):
+    code = "FORBIDDEN"
+    default_message = "Not permitted to read this field"
+
+
+class PhiUnavailable(PhigateError):
+    code = "PHI_UNAVAILABLE"
+    default_message = "This value cannot be decrypted right now"
