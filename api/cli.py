@@ -6,17 +6,16 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from api import cli_audit, cli_backup, cli_clients, cli_keys, db
 from api.demo import DemoLogin, seed_demo
+from api.docs import policy_document, stale, write
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
 from api.tls import ensure_self_signed
 from models.keystore import load_keyring
-from permissions.matrix import policy_markdown
-from schema.build import build_schema
-from schema.inventory import phi_fields
 
 
 async def _demo(settings: Settings, patients: int) -> list[DemoLogin]:
@@ -34,12 +33,11 @@ def _print_logins(logins: Sequence[DemoLogin]) -> None:
         print(f"  {login.username:<14} {login.role.value:<11} {login.password}")
 
 
-def policy_document() -> str:
-    overrides = [
-        (f"{f.type_name}.{f.field_name}", f.category, f.overrides)
-        for f in phi_fields(build_schema())
-    ]
-    return policy_markdown(overrides)
+def _docs(folder: Path, check: bool) -> int:
+    changed = stale(folder) if check else write(folder)
+    for path in changed:
+        print(f"{path}: {'stale (run: phigate docs)' if check else 'rewritten'}")
+    return 1 if check and changed else 0
 
 
 APP = "api.main:app_from_env"
@@ -109,7 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="seed synthetic demo data and print logins")
     demo.add_argument("--patients", type=int, default=20)
     policy = sub.add_parser("policy", help="print the roles x PHI categories matrix")
-    policy.add_argument("--markdown", action="store_true", help="Markdown (the README's table)")
+    policy.add_argument("--markdown", action="store_true", help="Markdown (docs/policy.md's table)")
+    docs = sub.add_parser("docs", help="rewrite the generated tables of docs/ from the policy")
+    docs.add_argument("--folder", type=Path, default=Path("docs"))
+    docs.add_argument("--check", action="store_true", help="exit 1 if any table is stale")
     cli_keys.add_parser(sub)
     cli_backup.add_parser(sub)
     cli_clients.add_parser(sub)
@@ -132,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_logins(asyncio.run(_demo(settings, args.patients)))
         elif args.command == "policy":
             sys.stdout.write(policy_document())
+        elif args.command == "docs":
+            return _docs(args.folder, args.check)
         elif args.command == "keys":
             return cli_keys.run(settings, args)
         elif args.command == "backup":

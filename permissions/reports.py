@@ -86,7 +86,7 @@ def reports_only(principal: Principal) -> bool:
 
 
 def report_policy_markdown() -> str:
-    """The table above as Markdown, for the README (a test keeps the two in step)."""
+    """The table above as Markdown, for docs/policy.md (a test keeps the two in step)."""
     lines = [
         "| role | may run reports | patients in reports | categories in reports | other fields |",
         "|---|---|---|---|---|",

@@ -4,7 +4,6 @@ suppression and the report policy, as pure functions (the HTTP tests cover them 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,9 @@ from permissions.deidentify import (
     reported_age,
 )
 from permissions.pseudonyms import PREFIX, ReportScope
-from permissions.reports import report_policy_markdown
 from permissions.roles import Category
 from permissions.suppression import suppress
 
-ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 15)
 
 # HHS 2012 de-identification guidance, section 3.3: 3-digit ZIP areas of 20,000 people or fewer
@@ -155,9 +152,3 @@ def test_complementary_suppression_covers_every_margin() -> None:
     hidden = [counts[key] for key in withheld]
     assert len(hidden) > 1
     assert sum(hidden) >= 11
-
-
-def test_readme_documents_who_may_run_reports() -> None:
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- report-policy:start -->\n", "<!-- report-policy:end -->"
-    assert readme.split(start)[1].split(end)[0] == report_policy_markdown()

@@ -1,6 +1,6 @@
 """Generated GraphQL documents (hypothesis-graphql, written elsewhere) against the real schema,
 as every role: never a 500, never a body that is not JSON, never a PHI value beyond the role's
-policy. `PHIGATE_FUZZ_EXAMPLES` raises the count for a long run (README: Fuzzing)."""
+policy. `PHIGATE_FUZZ_EXAMPLES` raises the count for a long run (docs/testing.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The schema, the models, the migrations and the README agree with each other."""
+"""The schema, the models, the migrations and the docs agree with each other."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 import models
-from api.cli import policy_document
 from api.db import tortoise_config
+from api.docs import TABLES, policy_document, stale
 from models.base import PublicModel, SealedField, SecretField
 from permissions.decisions import FieldPlan, PolicyError
 from permissions.roles import Category, Role
@@ -68,11 +68,12 @@ def test_sdl_prints_the_directive_on_every_phi_field() -> None:
     assert "birthDate: PartialDate @phi(category: DATE, mask: [NURSE])" in sdl
 
 
-def test_readme_policy_matrix_matches_the_policy_table() -> None:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("<!-- policy:start -->") + len("<!-- policy:start -->\n")
-    end = readme.index("<!-- policy:end -->")
-    assert readme[start:end] == policy_document(), "run: phigate policy --markdown"
+def test_the_docs_generated_tables_match_the_policy() -> None:
+    assert stale(ROOT / "docs") == [], "run: phigate docs"
+    placed = "".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))
+    for name in TABLES:
+        assert f"<!-- {name}:start -->" in placed, name
+    assert policy_document() in (ROOT / "docs" / "policy.md").read_text()
 
 
 def test_mask_on_a_category_without_a_mask_is_refused_at_build() -> None:
