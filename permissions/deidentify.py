@@ -35,7 +35,7 @@ RESTRICTED_ZIP3 = _restricted_zip3()
 
 
 def report_date() -> date:
-    """The date ages are counted to and the 90-year horizon of dates is measured from."""
+    """The date whose year ages are counted to and the 90-year horizon is measured from."""
     return datetime.now(UTC).date()
 
 
@@ -52,12 +52,14 @@ def _earliest(value: str) -> date | None:
 
 
 def age_on(value: str, today: date) -> int | None:
-    """Whole years from a birth date to `today`. A partial birth date counts from its earliest
-    day, so an age is never under-reported across the 90+ threshold."""
+    """The age reached in `today`'s year: from the birth year alone, so it says no more than a
+    de-identified (or masked) birth date does; a daily report would otherwise tell whether the
+    birthday has passed, and so pin the date. At most a year over the age in whole years, so
+    never under-reported across the 90+ threshold."""
     born = _earliest(value)
     if born is None:
         return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return today.year - born.year
 
 
 def reported_age(value: str, today: date) -> str | None:

@@ -92,10 +92,11 @@ DEFAULT_PURPOSE: Mapping[Role, Purpose] = complete(
     Role,
 )
 
+# The same categories as the OAuth2 scope `phi.demographics`: identifiers (SSN, MRN) are not
+# demographics in either vocabulary, so a proxy reads them only under a FULL grant.
 _DEMOGRAPHICS = frozenset(
-    {Category.NAME, Category.MRN, Category.DATE, Category.ADDRESS, Category.ZIP, Category.PHONE,
-     Category.EMAIL}
-)  # fmt: skip
+    {Category.NAME, Category.DATE, Category.ADDRESS, Category.ZIP, Category.PHONE, Category.EMAIL}
+)
 _CLINICAL = frozenset(
     {Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE}
 )

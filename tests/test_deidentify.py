@@ -3,7 +3,7 @@ suppression and the report policy, as pure functions (the HTTP tests cover them 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -70,10 +70,10 @@ def test_zip_keeps_three_digits_or_000(value: str, shown: str | None) -> None:
     ("value", "shown"),
     [
         ("1980-05-17", "1980"),
-        ("1935-06-16", "1935"),  # 89 today: the year stays
-        ("1935-06-15", None),  # 90 today: indicative of an age over 89, withheld whole
+        ("1936-01-01", "1936"),  # 89 this year: the year stays
+        ("1935-12-31", None),  # 90 this year: indicative of an age over 89, withheld whole
         ("1901-01-01", None),
-        ("1935", None),  # a bare year counts from its earliest day: possibly 90
+        ("1935", None),  # a bare year: 90 this year
         ("1936", "1936"),
         ("2030-01-01", "2030"),  # a future appointment
         ("2024-02-30", None),
@@ -88,10 +88,11 @@ def test_dates_keep_the_year_unless_90_years_back(value: str, shown: str | None)
     ("birth", "age", "band"),
     [
         ("2025-06-15", "0", "0-9"),
-        ("1980-06-16", "44", "40-49"),
-        ("1980-06-15", "45", "40-49"),
-        ("1935-06-16", "89", "80-89"),
-        ("1935-06-15", "90+", "90+"),
+        ("1980-12-31", "45", "40-49"),
+        ("1980-01-01", "45", "40-49"),
+        ("1981", "44", "40-49"),
+        ("1936-01-01", "89", "80-89"),
+        ("1935-12-31", "90+", "90+"),
         ("1900-01-01", "90+", "90+"),
         ("2026-01-01", None, None),
         ("garbage", None, None),
@@ -102,9 +103,13 @@ def test_ages_over_89_are_pooled(birth: str, age: str | None, band: str | None) 
     assert age_band(birth, TODAY) == band
 
 
-def test_leap_day_birthdays() -> None:
-    assert reported_age("2000-02-29", date(2025, 2, 28)) == "24"
-    assert reported_age("2000-02-29", date(2025, 3, 1)) == "25"
+def test_an_age_tells_no_more_than_the_birth_year() -> None:
+    """Every day of a year, every birth date of one year reports the same age: a daily report
+    cannot tell when the birthday passed (a masked birth date shows the year only)."""
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
+    births = [f"1980-{month:02d}-{day:02d}" for month in range(1, 13) for day in (1, 15, 28)]
+    assert {reported_age(birth, day) for birth in births for day in days} == {"45"}
+    assert reported_age("2000-02-29", date(2025, 2, 28)) == "25"
 
 
 def test_safe_harbor_dates_count_from_today() -> None:

@@ -55,8 +55,8 @@ NEVER: dict[str, tuple[set[str], set[str]]] = {
     ),
     "alice": (values(OTHER) | values(CHILD), values(OWN) | CLINICAL_VALUES),
     "parent": (
-        values(OWN) | values(OTHER) | {CHILD["ssn"]} | CLINICAL_VALUES,
-        values(CHILD, "ssn"),
+        values(OWN) | values(OTHER) | {CHILD["ssn"], CHILD["mrn"]} | CLINICAL_VALUES,
+        values(CHILD, "ssn", "mrn"),
     ),
     # A researcher reads through `report` only: Safe Harbor keeps clinical codes and values
     # (free-text notes are removed), never an identifier or a full date or ZIP.

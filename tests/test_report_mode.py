@@ -11,7 +11,7 @@ from crypto.keyring import Keyring
 from models import Organization
 from permissions.deidentify import report_date
 from tests.helpers import audited_fields, gql
-from tests.synthetic import seed_patient, years_before
+from tests.synthetic import seed_patient
 from tests.world import CLINICAL, OWN, World
 
 QUERY = """
@@ -46,8 +46,7 @@ REMOVED = dict.fromkeys(
 
 
 def age_of(birth: str) -> str:
-    today, born = report_date(), tuple(int(part) for part in birth.split("-"))
-    return str(today.year - born[0] - ((today.month, today.day) < (born[1], born[2])))
+    return str(report_date().year - int(birth[:4]))
 
 
 def rows_by_birth_year(body: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
@@ -104,12 +103,13 @@ async def test_ages_over_89_and_sparse_zip_areas(
     org = await Organization.get(name="Test Hospital")
     today = report_date()
     common = {"mrn": "MRN-1", "given_name": "G", "family_name": "F"}
-    # 90 today; 89 until tomorrow; both in sparsely populated ZIP areas.
+    # Ages count from the birth year: born on the last day of the year 90 years back is 90+;
+    # on the first day of the next year, 89. Both in sparsely populated ZIP areas.
     await seed_patient(
-        keyring, org, {**common, "birth_date": years_before(today, 90), "zip": "05901"},
+        keyring, org, {**common, "birth_date": f"{today.year - 90}-12-31", "zip": "05901"},
         [("I10", "2024-01-09")],
     )  # fmt: skip
-    almost = years_before(today, 90, days=-1)
+    almost = f"{today.year - 89}-01-01"
     await seed_patient(keyring, org, {**common, "birth_date": almost, "zip": "89301"})
     rows = rows_by_birth_year((await gql(client, QUERY, as_user="rae")).json())
     ninety = rows[None]

@@ -8,6 +8,9 @@ import httpx
 import pytest
 
 from models import CareTeamAssignment, ProxyGrant
+from permissions.policy import PROXY_CATEGORIES
+from permissions.roles import Category, ProxyScope
+from permissions.scopes import SCOPE_CATEGORIES, Scope
 from tests.helpers import gql
 from tests.world import CHILD, OWN, World
 
@@ -134,7 +137,7 @@ async def test_hidden_and_missing_ids_look_the_same(
     ]
 
 
-PROXY = "query($id: ID!) { patient(id: $id) { givenName birthDate ssn diagnoses { code } } }"
+PROXY = "query($id: ID!) { patient(id: $id) { givenName birthDate ssn mrn diagnoses { code } } }"
 
 
 async def test_proxy_sees_only_the_granted_scope(client: httpx.AsyncClient, world: World) -> None:
@@ -143,11 +146,22 @@ async def test_proxy_sees_only_the_granted_scope(client: httpx.AsyncClient, worl
         "givenName": CHILD["given_name"],
         "birthDate": CHILD["birth_date"],
         "ssn": None,
+        "mrn": None,
         "diagnoses": [],
     }
+    # DEMOGRAPHICS holds no identifier, as the OAuth2 scope phi.demographics holds none.
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
-        (["patient", "ssn"], "FORBIDDEN")
+        (["patient", "ssn"], "FORBIDDEN"),
+        (["patient", "mrn"], "FORBIDDEN"),
     ]
+
+
+def test_proxy_scopes_and_oauth2_scopes_speak_one_vocabulary() -> None:
+    """A DEMOGRAPHICS grant opens what `phi.demographics` opens; a CLINICAL grant opens what
+    `phi.clinical` opens and the name, so a proxy knows whose record they are reading."""
+    assert PROXY_CATEGORIES[ProxyScope.DEMOGRAPHICS] == SCOPE_CATEGORIES[Scope.PHI_DEMOGRAPHICS]
+    clinical = SCOPE_CATEGORIES[Scope.PHI_CLINICAL] | {Category.NAME}
+    assert PROXY_CATEGORIES[ProxyScope.CLINICAL] == clinical
 
 
 async def test_revoked_proxy_grant_hides_the_patient(
