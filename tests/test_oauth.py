@@ -3,6 +3,7 @@ with real keys, a real database and a clock the test controls."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -553,6 +554,117 @@ async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(
         assert response.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
     assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
     assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_a_refused_refresh_leaves_the_token_for_the_corrected_retry(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """A refresh refused for the client's mistake spends nothing: the corrected retry is not
+    taken for theft. The token is spent by the refresh that succeeds, and only then."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    first = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    wider = f"{first['scope']} phi.identifiers"
+    with pytest.raises(OAuthError, match="invalid_scope"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=first["refresh_token"], scope=wider)
+    narrower = await oauth.refresh_token(
+        TOKEN_URL, refresh_token=first["refresh_token"], scope="patient.read"
+    )
+    assert narrower["scope"] == "patient.read"
+    for token in (first, narrower):
+        assert (await ask(session_client, token["access_token"], PAGE)).status_code == 200
+    assert await events("REFRESH_REUSE_DETECTED") == []
+    # Spent by the refresh that succeeded: presented again, it is reuse.
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=first["refresh_token"])
+    assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
+    assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_two_refreshes_racing_with_one_token_are_reuse(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """Both pass every check before either spends the token: the store lets exactly one
+    spend it, and the other is treated as reuse, as if it came second."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    first = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    auth = (oauth.client_id, oauth.client_secret)
+    data = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    answers = await asyncio.gather(*(raw_token(session_client, data, auth) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    assert [a.json()["error"] for a in answers if a.status_code == 400] == ["invalid_grant"]
+    assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
+    assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_a_wrong_code_verifier_leaves_the_code_for_the_right_one(
+    third_party: App, session_client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    oauth = third_party.oauth
+    location, verifier = await third_party.authorize()
+    for wrong in (generate_token(48), verifier[:-1] + ("A" if verifier[-1] != "A" else "B")):
+        with pytest.raises(OAuthError, match="invalid_grant"):
+            await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=wrong)
+    token = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    assert (await ask(session_client, token["access_token"], PAGE)).status_code == 200
+    assert await events("CODE_REUSE_DETECTED") == []
+    # Spent now: presented again, even with the right verifier, it revokes what it bought.
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier)
+    revoked = await ask(session_client, token["access_token"], PAGE)
+    assert revoked.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    # Left unspent, a code still dies with its 60 s life.
+    location, verifier = await third_party.authorize()
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(
+            TOKEN_URL, authorization_response=location, code_verifier=generate_token(48)
+        )
+    clock.advance(seconds=61)
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier)
+
+
+async def test_a_wrong_type_hint_still_finds_the_token(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """RFC 7009 2.1, RFC 7662 2.1: the hint is a hint. A token revoked under the other type's
+    hint is revoked; introspected under it, a live token is active."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    token = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    access, refresh = token["access_token"], token["refresh_token"]
+    for value, kind, hint in ((access, "access_token", "refresh_token"),
+                              (refresh, "refresh_token", "access_token")):  # fmt: skip
+        info = await oauth.introspect_token(INTROSPECT_URL, token=value, token_type_hint=hint)
+        assert (info.json()["active"], info.json()["token_type"]) == (True, kind)
+    revoked = await oauth.revoke_token(REVOKE_URL, token=access, token_type_hint="refresh_token")
+    assert revoked.status_code == 200
+    dead = await ask(session_client, access, PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    info = await oauth.introspect_token(
+        INTROSPECT_URL, token=access, token_type_hint="refresh_token"
+    )
+    assert info.json() == {"active": False}
+    # The refresh token was not revoked with its access token, and still rotates.
+    second = await oauth.refresh_token(TOKEN_URL, refresh_token=refresh)
+    revoked = await oauth.revoke_token(
+        REVOKE_URL, token=second["refresh_token"], token_type_hint="access_token"
+    )
+    assert revoked.status_code == 200
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=second["refresh_token"])
+    # Revoking the refresh token revoked its family, the access token it came with included.
+    gone = await ask(session_client, second["access_token"], PAGE)
+    assert gone.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
 
 
 # --- reports ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     OAuth2Error,
     OAuth2Payload,
@@ -124,10 +125,14 @@ class Server(AuthorizationServer):  # type: ignore[misc]
         return wait(self.store.client, client_id)
 
     def save_token(self, token: dict[str, Any], request: Request) -> None:
-        wait(
+        saved = wait(
             self.store.save_token, token, request.client, request.user,
-            request.authorization_code, request.refresh_token,
+            request.authorization_code, request.refresh_token, request.origin,
         )  # fmt: skip
+        if not saved:
+            # A concurrent request spent the same code or refresh token first: the minted
+            # token was never stored, so it authenticates nothing.
+            raise InvalidGrantError()
 
     def authenticate_client(
         self, request: Request, methods: list[str], endpoint: str = "token"
@@ -173,10 +178,10 @@ class AuthorizationCodeGrant(_Stored, grants.AuthorizationCodeGrant):  # type: i
         )  # fmt: skip
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:
-        return wait(self.store.claim_code, code, client, self.request.origin)
+        return wait(self.store.find_code, code, client, self.request.origin)
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
-        """Nothing to do: the code was spent atomically when it was presented."""
+        """Nothing to do: the code was spent atomically with saving the tokens it bought."""
 
     def authenticate_user(self, authorization_code: Code) -> User:
         return authorization_code.row.user
@@ -188,7 +193,7 @@ class RefreshTokenGrant(_Stored, grants.RefreshTokenGrant):  # type: ignore[misc
 
     def authenticate_refresh_token(self, refresh_token: str) -> Refresh | None:
         return wait(
-            self.store.claim_refresh, refresh_token, self.request.client,
+            self.store.find_refresh, refresh_token, self.request.client,
             self.request.origin,
         )  # fmt: skip
 
@@ -196,7 +201,7 @@ class RefreshTokenGrant(_Stored, grants.RefreshTokenGrant):  # type: ignore[misc
         return refresh_token.family.user
 
     def revoke_old_credential(self, refresh_token: Refresh) -> None:
-        """Nothing to do: the old token was spent atomically when it was presented."""
+        """Nothing to do: the old token was spent atomically with saving its successor."""
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]
@@ -252,7 +257,8 @@ class _TokenLookup(_Stored):
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Issued | None:
-        return wait(self.store.find, token_string, token_type_hint)
+        """The hint is not used: the store finds either kind of token (see OAuthStore.find)."""
+        return wait(self.store.find, token_string)
 
 
 class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
