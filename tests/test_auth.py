@@ -243,6 +243,55 @@ async def test_logout_revokes_at_once(
     assert await events("LOGOUT") == ["LOGOUT"]
 
 
+async def test_logout_ends_an_idle_session_and_no_pin_revives_it(
+    session_client: httpx.AsyncClient, session_world: World, staff: Staff, clock: ManualClock
+) -> None:
+    token = (await staff.enrol("nurse"))["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    device = (
+        await session_client.post("/auth/devices", json={"pin": "482913"}, headers=auth)
+    ).json()
+    clock.advance(minutes=20)
+    idle = await query(session_client, token, session_world)
+    assert idle.json()["errors"][0]["extensions"]["reason"] == "idle_timeout"
+    assert (await session_client.post("/auth/logout", headers=auth)).status_code == 204
+    unlock = {"device_id": device["device_id"], "pin": "482913"}
+    revived = await session_client.post("/auth/unlock", json=unlock, headers=auth)
+    assert (revived.status_code, revived.json()) == (401, {"error": "session_revoked"})
+    response = await query(session_client, token, session_world)
+    assert response.json()["errors"][0]["extensions"]["reason"] == "session_revoked"
+    # Ending it again is still a success, and not a second logout.
+    assert (await session_client.post("/auth/logout", headers=auth)).status_code == 204
+    assert await events("LOGOUT", "SESSION_UNLOCKED") == ["LOGOUT"]
+
+
+async def test_logout_refuses_only_what_names_no_live_session(
+    session_client: httpx.AsyncClient, session_world: World, staff: Staff, clock: ManualClock
+) -> None:
+    enrolled = await staff.enrol("doc")
+    # A cookie without its CSRF header: a cross-site page may not log the user out.
+    forged = await session_client.post("/auth/logout")
+    assert (forged.status_code, forged.json()) == (403, {"error": "csrf_token_invalid"})
+    # From an address the user may not work from, the session may still be ended.
+    await User.filter(username="doc").update(allowed_networks="10.9.0.0/16")
+    cookie = await session_client.post(
+        "/auth/logout", headers={"x-csrf-token": enrolled["csrf_token"]}
+    )
+    assert cookie.status_code == 204
+    session_client.cookies.clear()
+    auth = {"authorization": f"Bearer {enrolled['token']}"}
+    ended = await session_client.get("/auth/session", headers=auth)
+    assert (ended.status_code, ended.json()) == (401, {"error": "session_revoked"})
+    await User.filter(username="doc").update(allowed_networks=None)
+    token = await staff.login("doc")
+    clock.advance(hours=8, seconds=1)
+    for presented, reason in ((token, "session_expired"), ("not-a-session", "invalid_token")):
+        headers = {"authorization": f"Bearer {presented}"}
+        refused = await session_client.post("/auth/logout", headers=headers)
+        assert (refused.status_code, refused.json()) == (401, {"error": reason})
+    assert await events("LOGOUT") == ["LOGOUT"]
+
+
 async def test_cookie_sessions_need_the_csrf_header_for_posts(
     session_client: httpx.AsyncClient, session_world: World, staff: Staff
 ) -> None:

@@ -119,19 +119,27 @@ class Sessions:
 
     async def current(self, request: Request) -> AuthSession | None:
         """The request's live, non-idle session, checked against the network allowlists."""
-        token = bearer_token(request)
-        if token is None:
-            token = request.cookies.get(COOKIE)
-            if token is None:
-                return None
-            session = await self.find(token, SessionStage.ACTIVE)
-            if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
-                raise AuthRejected("csrf_token_invalid", status=403)
-        else:
-            session = await self.find(token, SessionStage.ACTIVE)
+        session = await self.presented(request)
+        if session is None:
+            return None
         await self._check_idle(request, session)
         if not network_allowed(self.settings, session.user, client_ip(request)):
             raise AuthRejected("network_not_allowed", status=403)
+        return session
+
+    async def presented(self, request: Request) -> AuthSession | None:
+        """The session the request's token names, live (not revoked or past its absolute
+        lifetime) but whatever its idle time or the caller's network: enough to end it, not
+        to use it. A cookie still needs the CSRF header, or any page could log a user out."""
+        token = bearer_token(request)
+        if token is not None:
+            return await self.find(token, SessionStage.ACTIVE)
+        token = request.cookies.get(COOKIE)
+        if token is None:
+            return None
+        session = await self.find(token, SessionStage.ACTIVE)
+        if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
+            raise AuthRejected("csrf_token_invalid", status=403)
         return session
 
     async def _check_idle(self, request: Request, session: AuthSession) -> None:
