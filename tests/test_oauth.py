@@ -21,7 +21,7 @@ from joserfc.jwk import ECKey, OctKey
 from starlette.applications import Starlette
 
 from api.keys import key_provider
-from api.oauth.clients import Created, Grant, revoke_client
+from api.oauth.clients import ClientError, Created, Grant, revoke_client
 from api.oauth.signing import SigningKeys
 from api.settings import Settings
 from audit.buffer import PHI_ACCESS
@@ -294,6 +294,67 @@ async def test_introspection_and_revocation(
     ]  # fmt: skip
 
 
+async def test_revocation_takes_the_secret_either_way_as_stock_clients_send_it(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    """authlib's `revoke_token` sends Basic credentials unless told otherwise, whatever the
+    client uses at the token endpoint: a client_secret_post client's revocation must not be
+    refused while the partner believes the token dead. The token endpoint stays strict."""
+    posting = await register(clock, "patient.read", auth_method=ClientAuthMethod.SECRET_POST)
+    basic = await register(clock, "patient.read")
+    for created, method in ((posting, "client_secret_post"), (basic, "client_secret_basic")):
+        async with partner(session_app, created.client.public_id, created.secret,
+                           token_endpoint_auth_method=method) as oauth:  # fmt: skip
+            token = await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials")
+            access = token["access_token"]
+            other = "client_secret_basic" if method == "client_secret_post" else method
+            async with partner(session_app, created.client.public_id, created.secret,
+                               token_endpoint_auth_method=other,
+                               revocation_endpoint_auth_method=other) as stock:  # fmt: skip
+                info = await stock.introspect_token(INTROSPECT_URL, token=access)
+                assert info.json()["active"] is True
+                revoked = await stock.revoke_token(REVOKE_URL, token=access)
+            assert revoked.status_code == 200
+            dead = await ask(session_client, access, PAGE)
+            assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    wrong_way = await raw_token(
+        session_client, {"grant_type": "client_credentials"},
+        (posting.client.public_id, posting.secret or ""),
+    )  # fmt: skip
+    assert wrong_way.json()["error"] == "invalid_client"
+
+
+async def test_a_private_key_jwt_client_revokes_only_with_its_key(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    private = ECKey.generate_key("P-256")
+    created = await register(
+        clock, "patient.read", auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
+        public_jwk=dict(private.as_dict(private=False)),
+    )  # fmt: skip
+    client_id = created.client.public_id
+    async with partner(session_app, client_id, private,
+                       token_endpoint_auth_method="private_key_jwt") as oauth:  # fmt: skip
+        oauth.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="ES256"))
+        access = (await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials"))[
+            "access_token"
+        ]
+        # No secret, so a stock client sends only its client_id: refused, not a silent 200.
+        unauthenticated = await session_client.post(
+            "/oauth/revoke", data={"token": access, "client_id": client_id}
+        )
+        assert (unauthenticated.status_code, unauthenticated.json()["error"]) == (
+            401, "invalid_client",
+        )  # fmt: skip
+        assert (await ask(session_client, access, PAGE)).status_code == 200
+        oauth.revocation_endpoint_auth_method = "private_key_jwt"
+        assert (await oauth.revoke_token(REVOKE_URL, token=access)).status_code == 200
+    dead = await ask(session_client, access, PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
 async def test_revoking_a_client_stops_its_tokens(
     session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
     clock: ManualClock,
@@ -384,9 +445,11 @@ async def test_metadata_and_jwks(session_client: httpx.AsyncClient, session_worl
     assert metadata["issuer"] == BASE
     assert metadata["token_endpoint"] == TOKEN_URL
     assert metadata["code_challenge_methods_supported"] == ["S256"]
-    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt",
-    }  # fmt: skip
+    confidential = {"client_secret_basic", "client_secret_post", "private_key_jwt"}
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {*confidential, "none"}
+    assert set(metadata["revocation_endpoint_auth_methods_supported"]) == {*confidential, "none"}
+    # A public client proves nothing by its client_id: it may not introspect.
+    assert set(metadata["introspection_endpoint_auth_methods_supported"]) == confidential
     jwks = (await session_client.get(metadata["jwks_uri"].removeprefix(BASE))).json()
     [key] = jwks["keys"]
     assert (key["kty"], key["alg"], key["use"]) == ("EC", "ES256", "sig")
@@ -665,6 +728,54 @@ async def test_a_wrong_type_hint_still_finds_the_token(
     # Revoking the refresh token revoked its family, the access token it came with included.
     gone = await ask(session_client, second["access_token"], PAGE)
     assert gone.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
+async def test_a_public_client_uses_pkce_and_no_secret(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    """A native or single-page app (`token_endpoint_auth_method: none`): authorization code
+    with PKCE, rotating refresh tokens and revocation by client_id alone; no secret is ever
+    made for it, and it may not use client_credentials or introspect."""
+    created = await register(
+        clock, "patient.read phi.demographics phi.clinical", grant=Grant.AUTHORIZATION_CODE,
+        auth_method=ClientAuthMethod.NONE,
+    )  # fmt: skip
+    assert created.secret is None
+    assert (await OAuthClient.get(id=created.client.id)).secret_hash is None
+    client_id = created.client.public_id
+    app = App(session_app, session_client, client_id, None, await login(session_client, "alice"))
+    async with app.oauth as oauth:
+        assert oauth.token_endpoint_auth_method == "none"  # authlib's default without a secret
+        location, verifier = await app.authorize()
+        missing = await raw_token(session_client, {
+            "grant_type": "authorization_code", "client_id": client_id, "redirect_uri": REDIRECT,
+            "code": parse_qs(urlsplit(location).query)["code"][0],
+        })  # fmt: skip
+        assert missing.json()["error"] == "invalid_request"  # no code_verifier
+        token = await oauth.fetch_token(
+            TOKEN_URL, authorization_response=location, code_verifier=verifier
+        )
+        body = (await ask(session_client, token["access_token"], PATIENT,
+                          id=session_world.patients["own"])).json()  # fmt: skip
+        assert body["data"]["patient"]["givenName"] == OWN["given_name"]
+        rotated = await oauth.refresh_token(TOKEN_URL, refresh_token=token["refresh_token"])
+        assert rotated["refresh_token"] != token["refresh_token"]
+        introspected = await session_client.post(
+            "/oauth/introspect", data={"token": rotated["access_token"], "client_id": client_id}
+        )
+        assert introspected.json()["error"] == "invalid_client"
+        revoked = await oauth.revoke_token(REVOKE_URL, token=rotated["refresh_token"])
+        assert revoked.status_code == 200
+    dead = await ask(session_client, rotated["access_token"], PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    for data in ({"grant_type": "client_credentials", "client_id": client_id},
+                 {"grant_type": "client_credentials", "client_id": client_id,
+                  "client_secret": "guessed"}):  # fmt: skip
+        refused = await raw_token(session_client, data)
+        assert refused.json()["error"] == "invalid_client"
+    with pytest.raises(ClientError, match="authorization_code only"):
+        await register(clock, "patient.read", auth_method=ClientAuthMethod.NONE)
 
 
 # --- reports ------------------------------------------------------------------------------

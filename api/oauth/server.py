@@ -36,6 +36,14 @@ from models import ClientAuthMethod, User
 from permissions.scopes import ALL_SCOPES
 
 AUTH_METHODS = [method.value for method in ClientAuthMethod]
+"""Token endpoint: each client by the method it was registered with (Client.check_endpoint_
+auth_method); public clients (`none`) only for the grants a user consents to."""
+CONFIDENTIAL_METHODS = [m for m in AUTH_METHODS if m != ClientAuthMethod.NONE]
+INTROSPECTION_METHODS = CONFIDENTIAL_METHODS
+"""Introspection is for confidential clients: a public client's client_id proves nothing."""
+REVOCATION_METHODS = AUTH_METHODS
+"""Revocation is open to public clients (RFC 7009 2.1): only a token's holder can name it,
+and ending a token is always safe."""
 CLIENT_ASSERTION_ALGS = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"]
 """Asymmetric only: a client assertion is checked against the client's public key."""
 PKCE_METHOD = "S256"
@@ -163,7 +171,8 @@ class _Stored:
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    # A public client is never registered for this grant; and were it, it could not use it.
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
 
 class AuthorizationCodeGrant(_Stored, grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -254,14 +263,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 class _TokenLookup(_Stored):
     """Shared by introspection and revocation: both find tokens the same way."""
 
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-
     def query_token(self, token_string: str, token_type_hint: str | None) -> Issued | None:
         """The hint is not used: the store finds either kind of token (see OAuthStore.find)."""
         return wait(self.store.find, token_string)
 
 
 class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = INTROSPECTION_METHODS
+
     def check_permission(self, token: Issued, client: Client, request: Request) -> bool:
         """A client may introspect only the tokens issued to it."""
         return token.check_client(client)
@@ -281,5 +290,7 @@ class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
 
 
 class Revocation(_TokenLookup, RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = REVOCATION_METHODS
+
     def revoke_token(self, token: Issued, request: Request) -> None:
         wait(self.store.revoke, token)

@@ -33,6 +33,7 @@ from models import (
     AccessToken,
     AuthorizationCode,
     ClientAssertion,
+    ClientAuthMethod,
     OAuthClient,
     RefreshToken,
     TokenFamily,
@@ -40,6 +41,8 @@ from models import (
 )
 from models.compiled import CompiledQueries
 
+SECRET_METHODS = frozenset({ClientAuthMethod.SECRET_BASIC, ClientAuthMethod.SECRET_POST})
+"""Client authentication by a shared secret (256 random bits; only its hash is stored)."""
 CODE_LIFETIME = timedelta(minutes=1)
 ASSERTION_LEEWAY = timedelta(seconds=30)
 """Clock skew allowed on client assertions' exp."""
@@ -84,7 +87,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return stored is not None and hmac.compare_digest(stored, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return bool(method == self.row.auth_method.value)
+        """At the token endpoint, the method the client was registered with. At revocation
+        and introspection a secret may come either way, Basic or form: it is the same secret,
+        and stock clients (authlib's `revoke_token`) send Basic whatever the client uses at
+        the token endpoint; a refused revocation would leave alive a token its holder
+        believes dead. Which endpoint takes which methods at all: api/oauth/server.py."""
+        registered = self.row.auth_method
+        if endpoint != "token" and registered in SECRET_METHODS:
+            return method in SECRET_METHODS
+        return bool(method == registered.value)
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.grant_types
