@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from schema.audit_flush import AuditFlush
 from schema.documents import Documents
-from schema.execution import GuardedExecutionContext
+from schema.execution import GuardedExecutionContext, QuietExecutionContext
 from schema.faults import MaskFaults, log_faults
 from schema.guard import PhiGuard
 from schema.inventory import phi_fields
@@ -53,8 +53,9 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> straw
 
 def declare_schema(limits: Limits | None = None, production: bool = True) -> strawberry.Schema:
     """The strawberry schema; unmarked, its @phi fields run their guard one by one through
-    strawberry's extension chain. `production` turns introspection and "did you mean"
-    suggestions off."""
+    strawberry's extension chain. `production` turns introspection and every "did you mean"
+    suggestion off: in validation (fields, arguments, types, enum values, input fields) and
+    in coercing variables."""
     limits = limits or Limits()
     # Rule classes are made once, with the schema (strawberry's limiter extensions would make
     # them per request).
@@ -70,11 +71,12 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
         mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
-            Documents(limits.max_tokens, rules).extension,
+            Documents(limits.max_tokens, rules, hide_suggestions=production).extension,
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
             MaskFaults,
         ],
+        # Also strawberry's own switch: it covers a document strawberry validates itself.
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
-        execution_context_class=GuardedExecutionContext,
+        execution_context_class=QuietExecutionContext if production else GuardedExecutionContext,
     )
