@@ -665,6 +665,25 @@ async def test_two_refreshes_racing_with_one_token_are_reuse(
     assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
 
 
+async def test_two_exchanges_racing_with_one_code_are_reuse(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    data = {
+        "grant_type": "authorization_code", "redirect_uri": REDIRECT, "code_verifier": verifier,
+        "code": parse_qs(urlsplit(location).query)["code"][0],
+    }  # fmt: skip
+    auth = (oauth.client_id, oauth.client_secret)
+    answers = await asyncio.gather(*(raw_token(session_client, data, auth) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    assert [a.json()["error"] for a in answers if a.status_code == 400] == ["invalid_grant"]
+    assert [e for e, _, _ in await events("CODE_REUSE_DETECTED")] == ["CODE_REUSE_DETECTED"]
+    [won] = [answer.json() for answer in answers if answer.status_code == 200]
+    revoked = await ask(session_client, won["access_token"], PAGE)
+    assert revoked.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
 async def test_a_wrong_code_verifier_leaves_the_code_for_the_right_one(
     third_party: App, session_client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
