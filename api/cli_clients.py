@@ -42,6 +42,7 @@ def add_parser(subparsers: Any) -> None:
         "--auth-method",
         choices=[m.value for m in ClientAuthMethod],
         default=ClientAuthMethod.SECRET_BASIC.value,
+        help="none: a public client (native or single-page app), --grant authorization_code",
     )
     create.add_argument("--jwk", type=Path, help="file with the client's public JWK (JSON)")
     create.add_argument("--redirect-uri", action="append", default=[], help="repeatable")

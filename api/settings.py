@@ -38,6 +38,11 @@ class ConfigError(Exception):
     """A setting is missing or invalid. Messages name the setting, never its value."""
 
 
+MIN_IDLE_TIMEOUT = timedelta(minutes=1)
+"""Shorter, a session would end while its user reads one screen: no deployment means that, so
+it is refused as the likely slip it is (`15` meant as minutes) rather than obeyed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment
@@ -73,6 +78,12 @@ class Settings:
     """Rows are sealed once the database recorded them this long ago (audit/sealer.py)."""
     audit_seal_interval: timedelta = timedelta(seconds=5)
     """How often the app's background sealer runs; zero turns it off (`phigate audit seal`)."""
+
+    def __post_init__(self) -> None:
+        # Here, not in from_env: a Settings built in code is refused the same way.
+        if self.idle_timeout < MIN_IDLE_TIMEOUT:
+            seconds = int(MIN_IDLE_TIMEOUT.total_seconds())
+            raise ConfigError(f"PHIGATE_IDLE_TIMEOUT must be at least {seconds} seconds")
 
     @property
     def production(self) -> bool:

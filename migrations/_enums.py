@@ -52,3 +52,10 @@ class KeyPurpose0008(StrEnum):
     DATA = "data"
     BLIND_INDEX = "blind_index"
     AUDIT = "audit"
+
+
+class ClientAuthMethod0010(StrEnum):
+    SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method name)
+    SECRET_POST = "client_secret_post"  # noqa: S105 (a method name)
+    PRIVATE_KEY_JWT = "private_key_jwt"
+    NONE = "none"

@@ -18,6 +18,9 @@ class ClientAuthMethod(StrEnum):
     SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method name)
     SECRET_POST = "client_secret_post"  # noqa: S105 (a method name)
     PRIVATE_KEY_JWT = "private_key_jwt"
+    NONE = "none"
+    """A public client (native or single-page app): it has no secret to keep, so it may use
+    only the authorization code grant, with PKCE, and rotating refresh tokens."""
 
 
 def _owning_client(related_name: str) -> fields.ForeignKeyRelation[OAuthClient]:

@@ -16,7 +16,7 @@ from permissions.decisions import FieldPlans
 from schema import invariants
 from schema.audit_flush import AuditFlush
 from schema.documents import Documents
-from schema.execution import GuardedExecutionContext
+from schema.execution import GuardedExecutionContext, QuietExecutionContext
 from schema.faults import MaskFaults, log_faults
 from schema.guard import PhiGuard
 from schema.inventory import PhiField, phi_fields
@@ -54,7 +54,9 @@ def _mark_phi_types(schema: strawberry.Schema, fields: list[PhiField]) -> None:
 
 def build_schema(limits: Limits | None = None, production: bool = True) -> PhigateSchema:
     """The schema as served, its invariants checked and its PHI types marked for the object
-    pass. `production` turns introspection and "did you mean" suggestions off."""
+    pass. `production` turns introspection and every "did you mean" suggestion off: in
+    validation (fields, arguments, types, enum values, input fields) and in coercing
+    variables."""
     limits = limits or Limits()
     # Rule classes are made once, with the schema (strawberry's limiter extensions would make
     # them per request).
@@ -70,13 +72,14 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> Phiga
         mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
-            Documents(limits.max_tokens, rules).extension,
+            Documents(limits.max_tokens, rules, hide_suggestions=production).extension,
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,
             MaskFaults,
         ],
+        # Also strawberry's own switch: it covers a document strawberry validates itself.
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
-        execution_context_class=GuardedExecutionContext,
+        execution_context_class=QuietExecutionContext if production else GuardedExecutionContext,
     )
     fields = phi_fields(schema)
     invariants.check(schema, fields)

@@ -16,31 +16,44 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from functools import lru_cache
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, validate
 from graphql.validation import specified_rules
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 Prepared = tuple[DocumentNode, list[GraphQLError]]
 """A document and its validation errors (none if it is valid)."""
 
 
 class Documents:
-    """The cache of one schema. Its rules are strawberry's defaults plus `rules`."""
+    """The cache of one schema. Its rules are strawberry's defaults plus `rules`.
+    `hide_suggestions` keeps every "did you mean" out of validation errors (unknown fields,
+    arguments, types, enum values, input fields): each one names a part of the schema."""
 
     def __init__(
-        self, max_tokens: int, rules: Sequence[type[ASTValidationRule]], maxsize: int = 128
+        self,
+        max_tokens: int,
+        rules: Sequence[type[ASTValidationRule]],
+        maxsize: int = 128,
+        *,
+        hide_suggestions: bool = True,
     ) -> None:
         # Bounded for memory: a document at the 2,000-token limit keeps about 0.8 MiB of syntax
         # tree, so an authenticated client sending distinct documents can hold ~100 MiB of a
         # worker, no more. Clients send a few documents each, and they stay cached.
         self.max_tokens = max_tokens
-        self.rules = (*specified_rules, *rules)
+        # strawberry's validate_document adds its two rules, but cannot hide suggestions.
+        self.rules = (
+            *specified_rules, *rules, MaybeNullValidationRule, OneOfInputValidationRule,
+        )  # fmt: skip
+        self.hide_suggestions = hide_suggestions
         self.prepared = lru_cache(maxsize=maxsize)(self._prepare)
 
     def _prepare(self, schema: GraphQLSchema, query: str) -> Prepared:
         document = parse(query, max_tokens=self.max_tokens)
-        return document, validate_document(schema, document, self.rules)
+        errors = validate(schema, document, self.rules, hide_suggestions=self.hide_suggestions)
+        return document, errors
 
     def extension(self) -> PreparedDocuments:
         return PreparedDocuments(self)

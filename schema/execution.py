@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import ExecutionResult, ExperimentalIncrementalExecutionResults, GraphQLObjectType
+from graphql import (
+    ExecutionResult,
+    Executor,
+    ExperimentalIncrementalExecutionResults,
+    GraphQLError,
+    GraphQLObjectType,
+)
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -62,3 +68,13 @@ class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if self.is_awaitable(rest):
             return plan.merge_later(values, rest, session, path, opening)
         return plan.merge_and_seal(values, rest, session, path, opening)  # type: ignore[arg-type]
+
+
+class QuietExecutionContext(GuardedExecutionContext):
+    """Production: coercing the request's variables (enum values, input object fields) names
+    no valid alternative, as validation does not (schema/documents.py). strawberry passes no
+    `hide_suggestions` to graphql-core's execute; the executor's own build takes it."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})

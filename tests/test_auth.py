@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,10 +14,12 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.networks import parse_networks
-from api.settings import Settings
+from api.settings import ConfigError, Settings
 from models import AuditEvent, User
 from permissions.roles import Role
+from tests.conftest import https_client
 from tests.helpers import ManualClock, secret_of, totp_code
+from tests.test_cli import phigate
 from tests.world import OWN, PASSWORD, World
 
 PHI = "query($id: ID!) { patient(id: $id) { ssn } }"
@@ -182,7 +185,7 @@ async def test_idle_timeout_then_absolute_lifetime(
     for _ in range(3):  # activity keeps the session alive past 15 minutes in total
         clock.advance(minutes=14)
         assert (await query(session_client, token, session_world)).status_code == 200
-    clock.advance(minutes=15, seconds=1)
+    clock.advance(minutes=15, seconds=10)  # the timeout, and the 9 s (1%) it may run late
     idle = await query(session_client, token, session_world)
     assert idle.status_code == 401
     assert idle.json()["errors"][0]["extensions"] == {
@@ -191,6 +194,41 @@ async def test_idle_timeout_then_absolute_lifetime(
     assert "data" not in idle.json()
     await query(session_client, token, session_world)
     assert await events("IDLE_EXPIRED") == ["IDLE_EXPIRED"]
+
+
+@pytest.mark.parametrize("minutes", [1, 15])
+async def test_activity_keeps_a_session_alive_and_idleness_ends_it(
+    settings: Settings, session_app: Starlette, session_world: World, oathtool: str,
+    clock: ManualClock, minutes: int,
+) -> None:  # fmt: skip
+    """A request that does not write `last_seen_at` (it came within 1% of the timeout after
+    the last write) still counts as activity: a session in use never expires early, whatever
+    the timeout. Left idle, it ends within 1% after the timeout."""
+    timeout = timedelta(minutes=minutes)
+    app = create_app(replace(settings, idle_timeout=timeout), clock=clock)
+    app.state.keyring = session_app.state.keyring
+    async with https_client(app) as http:
+        token = (await Staff(http, oathtool, clock).enrol("doc"))["token"]
+        for gap in (timeout / 100, timedelta(seconds=9)):
+            clock.advance(seconds=gap.total_seconds())
+            assert (await query(http, token, session_world)).status_code == 200
+            clock.advance(seconds=timeout.total_seconds() - 1)  # idle just under the timeout
+            assert (await query(http, token, session_world)).status_code == 200
+        clock.advance(seconds=timeout.total_seconds() * 1.01 + 1)
+        idle = await query(http, token, session_world)
+        assert idle.json()["errors"][0]["extensions"]["reason"] == "idle_timeout"
+
+
+@pytest.mark.parametrize("seconds", ["0", "5", "59"])
+def test_an_idle_timeout_under_a_minute_is_refused_clearly(seconds: str, tmp_path: Path) -> None:
+    env = {"PHIGATE_IDLE_TIMEOUT": seconds, "PHIGATE_DATA_DIR": str(tmp_path)}
+    with pytest.raises(ConfigError, match="PHIGATE_IDLE_TIMEOUT must be at least 60 seconds"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "PHIGATE_IDLE_TIMEOUT": "60"}).idle_timeout.seconds == 60
+    result = phigate("migrate", env={**env, "PHIGATE_MASTER_KEY": ""})
+    assert result.returncode == 2
+    assert "PHIGATE_IDLE_TIMEOUT must be at least 60 seconds" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_pin_unlocks_an_idle_session_within_its_lifetime(
@@ -240,6 +278,55 @@ async def test_logout_revokes_at_once(
     assert (await session_client.post("/auth/logout", headers=auth)).status_code == 204
     response = await query(session_client, token, session_world)
     assert response.json()["errors"][0]["extensions"]["reason"] == "session_revoked"
+    assert await events("LOGOUT") == ["LOGOUT"]
+
+
+async def test_logout_ends_an_idle_session_and_no_pin_revives_it(
+    session_client: httpx.AsyncClient, session_world: World, staff: Staff, clock: ManualClock
+) -> None:
+    token = (await staff.enrol("nurse"))["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    device = (
+        await session_client.post("/auth/devices", json={"pin": "482913"}, headers=auth)
+    ).json()
+    clock.advance(minutes=20)
+    idle = await query(session_client, token, session_world)
+    assert idle.json()["errors"][0]["extensions"]["reason"] == "idle_timeout"
+    assert (await session_client.post("/auth/logout", headers=auth)).status_code == 204
+    unlock = {"device_id": device["device_id"], "pin": "482913"}
+    revived = await session_client.post("/auth/unlock", json=unlock, headers=auth)
+    assert (revived.status_code, revived.json()) == (401, {"error": "session_revoked"})
+    response = await query(session_client, token, session_world)
+    assert response.json()["errors"][0]["extensions"]["reason"] == "session_revoked"
+    # Ending it again is still a success, and not a second logout.
+    assert (await session_client.post("/auth/logout", headers=auth)).status_code == 204
+    assert await events("LOGOUT", "SESSION_UNLOCKED") == ["LOGOUT"]
+
+
+async def test_logout_refuses_only_what_names_no_live_session(
+    session_client: httpx.AsyncClient, session_world: World, staff: Staff, clock: ManualClock
+) -> None:
+    enrolled = await staff.enrol("doc")
+    # A cookie without its CSRF header: a cross-site page may not log the user out.
+    forged = await session_client.post("/auth/logout")
+    assert (forged.status_code, forged.json()) == (403, {"error": "csrf_token_invalid"})
+    # From an address the user may not work from, the session may still be ended.
+    await User.filter(username="doc").update(allowed_networks="10.9.0.0/16")
+    cookie = await session_client.post(
+        "/auth/logout", headers={"x-csrf-token": enrolled["csrf_token"]}
+    )
+    assert cookie.status_code == 204
+    session_client.cookies.clear()
+    auth = {"authorization": f"Bearer {enrolled['token']}"}
+    ended = await session_client.get("/auth/session", headers=auth)
+    assert (ended.status_code, ended.json()) == (401, {"error": "session_revoked"})
+    await User.filter(username="doc").update(allowed_networks=None)
+    token = await staff.login("doc")
+    clock.advance(hours=8, seconds=1)
+    for presented, reason in ((token, "session_expired"), ("not-a-session", "invalid_token")):
+        headers = {"authorization": f"Bearer {presented}"}
+        refused = await session_client.post("/auth/logout", headers=headers)
+        assert (refused.status_code, refused.json()) == (401, {"error": reason})
     assert await events("LOGOUT") == ["LOGOUT"]
 
 

@@ -65,12 +65,22 @@ async def test_create_list_revoke(database_url: str, master_key: str, tmp_path: 
     assert client_id in listed.stdout
     assert secret not in listed.stdout
     assert "[patient.read phi.identifiers]" in listed.stdout
+    public = await cli(
+        env, "create", "--name", "Ward App", "--organization", org, "--scope", "patient.read",
+        "--grant", "authorization_code", "--redirect-uri", "https://app.example/cb",
+        "--auth-method", "none",
+    )  # fmt: skip
+    assert public.returncode == 0, public.stderr
+    assert "client_secret" not in public.stdout
+    public_id = field(public.stdout, "client_id")
+    assert public_id in (await cli(env, "list")).stdout
     private = tmp_path / "private.jwk"
     private.write_text(json.dumps(ECKey.generate_key("P-256").as_dict(private=True)))
     refusals = [
         ("--scope", "phi.everything"),
         ("--scope", "patient.read", "--auth-method", "private_key_jwt", "--jwk", str(private)),
         ("--scope", "patient.read", "--grant", "authorization_code"),
+        ("--scope", "patient.read", "--auth-method", "none"),  # client_credentials: refused
         ("--scope", "patient.read", "--grant", "authorization_code",
          "--redirect-uri", "http://app.example/cb"),
     ]  # fmt: skip
@@ -92,4 +102,7 @@ async def test_create_list_revoke(database_url: str, master_key: str, tmp_path: 
         assert row.allowed_networks == "10.0.0.0/8"
         events = await AuditEvent.filter(client=client_id).values_list("event", flat=True)
         assert list(events) == ["CLIENT_CREATED", "CLIENT_REVOKED"]
-        assert await OAuthClient.all().count() == 2
+        assert await OAuthClient.all().count() == 3
+        public_row = await OAuthClient.get(public_id=public_id)
+        assert (public_row.auth_method.value, public_row.secret_hash) == ("none", None)
+        assert public_row.grant_types == "authorization_code refresh_token"

@@ -13,6 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Environment, Settings
+from crypto.keyring import Keyring
 from schema.limits import Limits
 from tests.conftest import https_client, running
 from tests.helpers import AS_USER, TestAuthenticator, gql
@@ -150,6 +151,64 @@ async def test_production_has_no_introspection_or_suggestions(
     assert "Did you mean" not in message
     assert typo.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert typo.json()["errors"][0]["extensions"]["request_id"] == typo.headers["x-request-id"]
+
+
+# Every kind of "did you mean": (query, variables, who asks, what development suggests).
+MISTAKES = {
+    "field": ("{ patientz { totalCount } }", {}, "desk", "Did you mean 'patient' or 'patients'?"),
+    "argument": ("{ patients(firts: 1) { totalCount } }", {}, "desk", "Did you mean 'first'?"),
+    "directive_argument": (
+        "{ patients { totalCount @include(iff: true) } }", {}, "desk", "Did you mean 'if'?",
+    ),
+    "fragment_type": (
+        "{ patients { edges { node { ... on Patiet { id } } } } }", {}, "desk",
+        "Did you mean 'Patient'?",
+    ),
+    "variable_type": (
+        "query($n: Itn!) { patients(first: $n) { totalCount } }", {"n": 1}, "desk",
+        "Did you mean 'Int' or 'ID'?",
+    ),
+    "enum_value": (
+        "{ report { aggregate(by: [ZIP]) { suppressed } } }", {}, "rae",
+        "Did you mean the enum value 'ZIP3'?",
+    ),
+    "enum_value_in_a_variable": (
+        "query($by: [ReportDimension!]!) { report { aggregate(by: $by) { suppressed } } }",
+        {"by": ["ZIP"]}, "rae", "Did you mean the enum value 'ZIP3'?",
+    ),
+    "input_field": (
+        '{ auditEvents(filter: {actr: "x"}) { pageInfo { hasNextPage } } }', {}, "auditor",
+        "Did you mean 'actor'?",
+    ),
+    "input_field_in_a_variable": (
+        "query($f: AuditFilter) { auditEvents(filter: $f) { pageInfo { hasNextPage } } }",
+        {"f": {"actr": "x"}}, "auditor", "Did you mean 'actor'?",
+    ),
+    "enum_value_in_an_input_variable": (
+        "query($f: AuditFilter) { auditEvents(filter: $f) { pageInfo { hasNextPage } } }",
+        {"f": {"decision": "ALOW"}}, "auditor", "Did you mean the enum value 'ALLOW'?",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+async def test_production_suggests_nothing_and_development_does(
+    client: httpx.AsyncClient, world: World, settings: Settings, keyring: Keyring, mistake: str
+) -> None:
+    """A suggestion names a part of the schema the caller did not know (introspection being
+    off): production keeps every one out, in validation and in coercing variables alike."""
+    query, variables, user, suggestion = MISTAKES[mistake]
+    production = await gql(client, query, variables, as_user=user)
+    dev = create_app(replace(settings, environment=Environment.DEVELOPMENT), TestAuthenticator())
+    dev.state.keyring = keyring
+    async with https_client(dev) as http:
+        development = await gql(http, query, variables, as_user=user)
+    for response in (production, development):
+        assert response.json()["data"] is None
+        assert codes(response)[0] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Did you mean" not in production.text
+    assert suggestion.removeprefix("Did you mean ").removesuffix("?") not in production.text
+    assert suggestion in development.json()["errors"][0]["message"]
 
 
 async def test_development_allows_introspection(settings: Settings, world: World) -> None:

@@ -3,6 +3,7 @@ with real keys, a real database and a clock the test controls."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from joserfc.jwk import ECKey, OctKey
 from starlette.applications import Starlette
 
 from api.keys import key_provider
-from api.oauth.clients import Created, Grant, revoke_client
+from api.oauth.clients import ClientError, Created, Grant, revoke_client
 from api.oauth.signing import SigningKeys
 from api.settings import Settings
 from audit.buffer import PHI_ACCESS
@@ -293,6 +294,67 @@ async def test_introspection_and_revocation(
     ]  # fmt: skip
 
 
+async def test_revocation_takes_the_secret_either_way_as_stock_clients_send_it(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    """authlib's `revoke_token` sends Basic credentials unless told otherwise, whatever the
+    client uses at the token endpoint: a client_secret_post client's revocation must not be
+    refused while the partner believes the token dead. The token endpoint stays strict."""
+    posting = await register(clock, "patient.read", auth_method=ClientAuthMethod.SECRET_POST)
+    basic = await register(clock, "patient.read")
+    for created, method in ((posting, "client_secret_post"), (basic, "client_secret_basic")):
+        async with partner(session_app, created.client.public_id, created.secret,
+                           token_endpoint_auth_method=method) as oauth:  # fmt: skip
+            token = await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials")
+            access = token["access_token"]
+            other = "client_secret_basic" if method == "client_secret_post" else method
+            async with partner(session_app, created.client.public_id, created.secret,
+                               token_endpoint_auth_method=other,
+                               revocation_endpoint_auth_method=other) as stock:  # fmt: skip
+                info = await stock.introspect_token(INTROSPECT_URL, token=access)
+                assert info.json()["active"] is True
+                revoked = await stock.revoke_token(REVOKE_URL, token=access)
+            assert revoked.status_code == 200
+            dead = await ask(session_client, access, PAGE)
+            assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    wrong_way = await raw_token(
+        session_client, {"grant_type": "client_credentials"},
+        (posting.client.public_id, posting.secret or ""),
+    )  # fmt: skip
+    assert wrong_way.json()["error"] == "invalid_client"
+
+
+async def test_a_private_key_jwt_client_revokes_only_with_its_key(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    private = ECKey.generate_key("P-256")
+    created = await register(
+        clock, "patient.read", auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
+        public_jwk=dict(private.as_dict(private=False)),
+    )  # fmt: skip
+    client_id = created.client.public_id
+    async with partner(session_app, client_id, private,
+                       token_endpoint_auth_method="private_key_jwt") as oauth:  # fmt: skip
+        oauth.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="ES256"))
+        access = (await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials"))[
+            "access_token"
+        ]
+        # No secret, so a stock client sends only its client_id: refused, not a silent 200.
+        unauthenticated = await session_client.post(
+            "/oauth/revoke", data={"token": access, "client_id": client_id}
+        )
+        assert (unauthenticated.status_code, unauthenticated.json()["error"]) == (
+            401, "invalid_client",
+        )  # fmt: skip
+        assert (await ask(session_client, access, PAGE)).status_code == 200
+        oauth.revocation_endpoint_auth_method = "private_key_jwt"
+        assert (await oauth.revoke_token(REVOKE_URL, token=access)).status_code == 200
+    dead = await ask(session_client, access, PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
 async def test_revoking_a_client_stops_its_tokens(
     session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
     clock: ManualClock,
@@ -383,9 +445,11 @@ async def test_metadata_and_jwks(session_client: httpx.AsyncClient, session_worl
     assert metadata["issuer"] == BASE
     assert metadata["token_endpoint"] == TOKEN_URL
     assert metadata["code_challenge_methods_supported"] == ["S256"]
-    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt",
-    }  # fmt: skip
+    confidential = {"client_secret_basic", "client_secret_post", "private_key_jwt"}
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {*confidential, "none"}
+    assert set(metadata["revocation_endpoint_auth_methods_supported"]) == {*confidential, "none"}
+    # A public client proves nothing by its client_id: it may not introspect.
+    assert set(metadata["introspection_endpoint_auth_methods_supported"]) == confidential
     jwks = (await session_client.get(metadata["jwks_uri"].removeprefix(BASE))).json()
     [key] = jwks["keys"]
     assert (key["kty"], key["alg"], key["use"]) == ("EC", "ES256", "sig")
@@ -553,6 +617,184 @@ async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(
         assert response.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
     assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
     assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_a_refused_refresh_leaves_the_token_for_the_corrected_retry(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """A refresh refused for the client's mistake spends nothing: the corrected retry is not
+    taken for theft. The token is spent by the refresh that succeeds, and only then."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    first = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    wider = f"{first['scope']} phi.identifiers"
+    with pytest.raises(OAuthError, match="invalid_scope"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=first["refresh_token"], scope=wider)
+    narrower = await oauth.refresh_token(
+        TOKEN_URL, refresh_token=first["refresh_token"], scope="patient.read"
+    )
+    assert narrower["scope"] == "patient.read"
+    for token in (first, narrower):
+        assert (await ask(session_client, token["access_token"], PAGE)).status_code == 200
+    assert await events("REFRESH_REUSE_DETECTED") == []
+    # Spent by the refresh that succeeded: presented again, it is reuse.
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=first["refresh_token"])
+    assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
+    assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_two_refreshes_racing_with_one_token_are_reuse(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """Both pass every check before either spends the token: the store lets exactly one
+    spend it, and the other is treated as reuse, as if it came second."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    first = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    auth = (oauth.client_id, oauth.client_secret)
+    data = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    answers = await asyncio.gather(*(raw_token(session_client, data, auth) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    assert [a.json()["error"] for a in answers if a.status_code == 400] == ["invalid_grant"]
+    assert [e for e, _, _ in await events("REFRESH_REUSE_DETECTED")] == ["REFRESH_REUSE_DETECTED"]
+    assert await AccessToken.filter(revoked_at__isnull=True).count() == 0
+
+
+async def test_two_exchanges_racing_with_one_code_are_reuse(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    data = {
+        "grant_type": "authorization_code", "redirect_uri": REDIRECT, "code_verifier": verifier,
+        "code": parse_qs(urlsplit(location).query)["code"][0],
+    }  # fmt: skip
+    auth = (oauth.client_id, oauth.client_secret)
+    answers = await asyncio.gather(*(raw_token(session_client, data, auth) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    assert [a.json()["error"] for a in answers if a.status_code == 400] == ["invalid_grant"]
+    assert [e for e, _, _ in await events("CODE_REUSE_DETECTED")] == ["CODE_REUSE_DETECTED"]
+    [won] = [answer.json() for answer in answers if answer.status_code == 200]
+    revoked = await ask(session_client, won["access_token"], PAGE)
+    assert revoked.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
+async def test_a_wrong_code_verifier_leaves_the_code_for_the_right_one(
+    third_party: App, session_client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    oauth = third_party.oauth
+    location, verifier = await third_party.authorize()
+    for wrong in (generate_token(48), verifier[:-1] + ("A" if verifier[-1] != "A" else "B")):
+        with pytest.raises(OAuthError, match="invalid_grant"):
+            await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=wrong)
+    token = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    assert (await ask(session_client, token["access_token"], PAGE)).status_code == 200
+    assert await events("CODE_REUSE_DETECTED") == []
+    # Spent now: presented again, even with the right verifier, it revokes what it bought.
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier)
+    revoked = await ask(session_client, token["access_token"], PAGE)
+    assert revoked.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    # Left unspent, a code still dies with its 60 s life.
+    location, verifier = await third_party.authorize()
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(
+            TOKEN_URL, authorization_response=location, code_verifier=generate_token(48)
+        )
+    clock.advance(seconds=61)
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier)
+
+
+async def test_a_wrong_type_hint_still_finds_the_token(
+    third_party: App, session_client: httpx.AsyncClient
+) -> None:
+    """RFC 7009 2.1, RFC 7662 2.1: the hint is a hint. A token revoked under the other type's
+    hint is revoked; introspected under it, a live token is active."""
+    location, verifier = await third_party.authorize()
+    oauth = third_party.oauth
+    token = await oauth.fetch_token(
+        TOKEN_URL, authorization_response=location, code_verifier=verifier
+    )
+    access, refresh = token["access_token"], token["refresh_token"]
+    for value, kind, hint in ((access, "access_token", "refresh_token"),
+                              (refresh, "refresh_token", "access_token")):  # fmt: skip
+        info = await oauth.introspect_token(INTROSPECT_URL, token=value, token_type_hint=hint)
+        assert (info.json()["active"], info.json()["token_type"]) == (True, kind)
+    revoked = await oauth.revoke_token(REVOKE_URL, token=access, token_type_hint="refresh_token")
+    assert revoked.status_code == 200
+    dead = await ask(session_client, access, PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    info = await oauth.introspect_token(
+        INTROSPECT_URL, token=access, token_type_hint="refresh_token"
+    )
+    assert info.json() == {"active": False}
+    # The refresh token was not revoked with its access token, and still rotates.
+    second = await oauth.refresh_token(TOKEN_URL, refresh_token=refresh)
+    revoked = await oauth.revoke_token(
+        REVOKE_URL, token=second["refresh_token"], token_type_hint="access_token"
+    )
+    assert revoked.status_code == 200
+    with pytest.raises(OAuthError, match="invalid_grant"):
+        await oauth.refresh_token(TOKEN_URL, refresh_token=second["refresh_token"])
+    # Revoking the refresh token revoked its family, the access token it came with included.
+    gone = await ask(session_client, second["access_token"], PAGE)
+    assert gone.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+
+
+async def test_a_public_client_uses_pkce_and_no_secret(
+    session_app: Starlette, session_client: httpx.AsyncClient, session_world: World,
+    clock: ManualClock,
+) -> None:  # fmt: skip
+    """A native or single-page app (`token_endpoint_auth_method: none`): authorization code
+    with PKCE, rotating refresh tokens and revocation by client_id alone; no secret is ever
+    made for it, and it may not use client_credentials or introspect."""
+    created = await register(
+        clock, "patient.read phi.demographics phi.clinical", grant=Grant.AUTHORIZATION_CODE,
+        auth_method=ClientAuthMethod.NONE,
+    )  # fmt: skip
+    assert created.secret is None
+    assert (await OAuthClient.get(id=created.client.id)).secret_hash is None
+    client_id = created.client.public_id
+    app = App(session_app, session_client, client_id, None, await login(session_client, "alice"))
+    async with app.oauth as oauth:
+        assert oauth.token_endpoint_auth_method == "none"  # authlib's default without a secret
+        location, verifier = await app.authorize()
+        missing = await raw_token(session_client, {
+            "grant_type": "authorization_code", "client_id": client_id, "redirect_uri": REDIRECT,
+            "code": parse_qs(urlsplit(location).query)["code"][0],
+        })  # fmt: skip
+        assert missing.json()["error"] == "invalid_request"  # no code_verifier
+        token = await oauth.fetch_token(
+            TOKEN_URL, authorization_response=location, code_verifier=verifier
+        )
+        body = (await ask(session_client, token["access_token"], PATIENT,
+                          id=session_world.patients["own"])).json()  # fmt: skip
+        assert body["data"]["patient"]["givenName"] == OWN["given_name"]
+        rotated = await oauth.refresh_token(TOKEN_URL, refresh_token=token["refresh_token"])
+        assert rotated["refresh_token"] != token["refresh_token"]
+        introspected = await session_client.post(
+            "/oauth/introspect", data={"token": rotated["access_token"], "client_id": client_id}
+        )
+        assert introspected.json()["error"] == "invalid_client"
+        revoked = await oauth.revoke_token(REVOKE_URL, token=rotated["refresh_token"])
+        assert revoked.status_code == 200
+    dead = await ask(session_client, rotated["access_token"], PAGE)
+    assert dead.json()["errors"][0]["extensions"]["reason"] == "token_revoked"
+    for data in ({"grant_type": "client_credentials", "client_id": client_id},
+                 {"grant_type": "client_credentials", "client_id": client_id,
+                  "client_secret": "guessed"}):  # fmt: skip
+        refused = await raw_token(session_client, data)
+        assert refused.json()["error"] == "invalid_client"
+    with pytest.raises(ClientError, match="authorization_code only"):
+        await register(clock, "patient.read", auth_method=ClientAuthMethod.NONE)
 
 
 # --- reports ------------------------------------------------------------------------------

@@ -135,4 +135,6 @@ def test_the_execution_hook_matches_graphql_core() -> None:
     ours = inspect.signature(GuardedExecutionContext.execute_fields)
     theirs = inspect.signature(Executor.execute_fields)
     assert list(ours.parameters) == list(theirs.parameters)
-    assert build_schema().execution_context_class is GuardedExecutionContext
+    # Production's context is the guarded one, built with suggestions hidden.
+    assert issubclass(build_schema().execution_context_class, GuardedExecutionContext)
+    assert "hide_suggestions" in inspect.signature(Executor.build).parameters

@@ -242,9 +242,19 @@ class AuthRoutes:
         return session, session.user
 
     async def logout(self, request: Request) -> Response:
-        session, user = await self._current(request)
-        await self._audit(request, AuthEvent.LOGOUT, actor_of(user))
-        await self.sessions.revoke(session)
+        """Ends the session, idle or not: a user walking away from an idle screen must be
+        able to end it, and an unlock must not revive it after. Ending a session already
+        ended is a success too; only an expired or unknown token is refused as such."""
+        try:
+            session = await self.sessions.presented(request)
+        except AuthRejected as exc:
+            if exc.reason != "session_revoked":
+                raise
+        else:
+            if session is None:
+                raise AuthRejected("missing_credentials")
+            await self._audit(request, AuthEvent.LOGOUT, actor_of(session.user))
+            await self.sessions.revoke(session)
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
         return response

@@ -26,9 +26,15 @@ from permissions.principal import Principal
 COOKIE = "__Host-phigate-session"
 CSRF_HEADER = "x-csrf-token"
 MFA_WINDOW = timedelta(minutes=5)
-# last_seen_at is written at most this often: idle expiry is precise to this much.
-TOUCH_EVERY = timedelta(seconds=10)
+TOUCH_SHARE = 100
+TOUCH_MAX = timedelta(seconds=10)
+"""How stale `last_seen_at` may get before a request writes it: 1/TOUCH_SHARE of the idle
+timeout, at most TOUCH_MAX. Not writing it on every request saves a write per request."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def touch_interval(idle_timeout: timedelta) -> timedelta:
+    return min(idle_timeout / TOUCH_SHARE, TOUCH_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,24 +125,35 @@ class Sessions:
 
     async def current(self, request: Request) -> AuthSession | None:
         """The request's live, non-idle session, checked against the network allowlists."""
-        token = bearer_token(request)
-        if token is None:
-            token = request.cookies.get(COOKIE)
-            if token is None:
-                return None
-            session = await self.find(token, SessionStage.ACTIVE)
-            if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
-                raise AuthRejected("csrf_token_invalid", status=403)
-        else:
-            session = await self.find(token, SessionStage.ACTIVE)
+        session = await self.presented(request)
+        if session is None:
+            return None
         await self._check_idle(request, session)
         if not network_allowed(self.settings, session.user, client_ip(request)):
             raise AuthRejected("network_not_allowed", status=403)
         return session
 
+    async def presented(self, request: Request) -> AuthSession | None:
+        """The session the request's token names, live (not revoked or past its absolute
+        lifetime) but whatever its idle time or the caller's network: enough to end it, not
+        to use it. A cookie still needs the CSRF header, or any page could log a user out."""
+        token = bearer_token(request)
+        if token is not None:
+            return await self.find(token, SessionStage.ACTIVE)
+        token = request.cookies.get(COOKIE)
+        if token is None:
+            return None
+        session = await self.find(token, SessionStage.ACTIVE)
+        if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
+            raise AuthRejected("csrf_token_invalid", status=403)
+        return session
+
     async def _check_idle(self, request: Request, session: AuthSession) -> None:
-        now = self.clock.now()
-        if now - session.last_seen_at > self.settings.idle_timeout:
+        """A request not writing `last_seen_at` came at most `touch` after it, so the session
+        has been idle for the timeout only once `timeout + touch` has passed since: a session
+        in use is never expired early, and an idle one ends at most `touch` late."""
+        now, touch = self.clock.now(), touch_interval(self.settings.idle_timeout)
+        if now - session.last_seen_at > self.settings.idle_timeout + touch:
             if session.idle_expired_at is None:
                 await record_event(
                     AuthEvent.IDLE_EXPIRED,
@@ -147,7 +164,7 @@ class Sessions:
                 )
                 await AuthSession.filter(id=session.id).update(idle_expired_at=now)
             raise AuthRejected("idle_timeout")
-        if now - session.last_seen_at > TOUCH_EVERY:
+        if now - session.last_seen_at > touch:
             await AuthSession.filter(id=session.id).update(last_seen_at=now)
 
 

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from api.auth.tokens import digest, new_token
 from api.clock import Clock
 from api.networks import parse_networks
-from api.oauth.store import client_actor
+from api.oauth.store import SECRET_METHODS, client_actor
 from audit.events import OAuthEvent, record_event
 from models import AccessToken, ClientAuthMethod, OAuthClient, Organization, TokenFamily
 from permissions.roles import Role
@@ -67,7 +67,7 @@ class Registration:
 class Created:
     client: OAuthClient
     secret: str | None
-    """Shown once; only its hash is stored. None for private_key_jwt clients."""
+    """Shown once; only its hash is stored. None for private_key_jwt and public clients."""
 
 
 def _audit_id() -> str:
@@ -90,6 +90,16 @@ def _public_jwk(registration: Registration) -> str | None:
     if key.is_private or key.key_type not in {"EC", "OKP", "RSA"}:
         raise ClientError("give the client's public key only (EC, OKP or RSA), never its private")
     return json.dumps(key.as_dict(private=False))
+
+
+def _check_public(registration: Registration) -> None:
+    """A public client proves nothing about itself: it may act only for a consenting user,
+    with PKCE binding each code to the app instance that asked for it."""
+    if (
+        registration.auth_method is ClientAuthMethod.NONE
+        and registration.grant is not Grant.AUTHORIZATION_CODE
+    ):
+        raise ClientError("--auth-method none is for --grant authorization_code only")
 
 
 def _redirect_uris(registration: Registration) -> str:
@@ -121,8 +131,9 @@ async def create_client(registration: Registration, clock: Clock) -> Created:
     organization = await Organization.get_or_none(public_id=registration.organization)
     if organization is None:
         raise ClientError("no such organization")
+    _check_public(registration)
     public_jwk = _public_jwk(registration)
-    secret = None if public_jwk is not None else new_token()
+    secret = new_token() if registration.auth_method in SECRET_METHODS else None
     async with in_transaction():
         client = await OAuthClient.create(
             name=registration.name,

@@ -17,7 +17,14 @@ from starlette.routing import Route
 from api.auth import AuthRejected, client_ip
 from api.auth.sessions import Sessions, actor_of
 from api.oauth.bridge import in_thread
-from api.oauth.server import AUTH_METHODS, CLIENT_ASSERTION_ALGS, PKCE_METHOD, Request
+from api.oauth.server import (
+    AUTH_METHODS,
+    CLIENT_ASSERTION_ALGS,
+    INTROSPECTION_METHODS,
+    PKCE_METHOD,
+    REVOCATION_METHODS,
+    Request,
+)
 from api.oauth.service import OAuth
 from api.oauth.signing import ALG
 from api.oauth.store import Origin, client_actor
@@ -203,9 +210,9 @@ class OAuthRoutes:
                 "code_challenge_methods_supported": [PKCE_METHOD],
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
                 "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-                "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+                "introspection_endpoint_auth_methods_supported": INTROSPECTION_METHODS,
                 "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-                "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+                "revocation_endpoint_auth_methods_supported": REVOCATION_METHODS,
                 "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
                 "access_token_signing_alg_values_supported": [ALG],
             }

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     OAuth2Error,
     OAuth2Payload,
@@ -35,6 +36,14 @@ from models import ClientAuthMethod, User
 from permissions.scopes import ALL_SCOPES
 
 AUTH_METHODS = [method.value for method in ClientAuthMethod]
+"""Token endpoint: each client by the method it was registered with (Client.check_endpoint_
+auth_method); public clients (`none`) only for the grants a user consents to."""
+CONFIDENTIAL_METHODS = [m for m in AUTH_METHODS if m != ClientAuthMethod.NONE]
+INTROSPECTION_METHODS = CONFIDENTIAL_METHODS
+"""Introspection is for confidential clients: a public client's client_id proves nothing."""
+REVOCATION_METHODS = AUTH_METHODS
+"""Revocation is open to public clients (RFC 7009 2.1): only a token's holder can name it,
+and ending a token is always safe."""
 CLIENT_ASSERTION_ALGS = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"]
 """Asymmetric only: a client assertion is checked against the client's public key."""
 PKCE_METHOD = "S256"
@@ -124,10 +133,14 @@ class Server(AuthorizationServer):  # type: ignore[misc]
         return wait(self.store.client, client_id)
 
     def save_token(self, token: dict[str, Any], request: Request) -> None:
-        wait(
+        saved = wait(
             self.store.save_token, token, request.client, request.user,
-            request.authorization_code, request.refresh_token,
+            request.authorization_code, request.refresh_token, request.origin,
         )  # fmt: skip
+        if not saved:
+            # A concurrent request spent the same code or refresh token first: the minted
+            # token was never stored, so it authenticates nothing.
+            raise InvalidGrantError()
 
     def authenticate_client(
         self, request: Request, methods: list[str], endpoint: str = "token"
@@ -158,7 +171,8 @@ class _Stored:
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    # A public client is never registered for this grant; and were it, it could not use it.
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
 
 class AuthorizationCodeGrant(_Stored, grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -173,10 +187,10 @@ class AuthorizationCodeGrant(_Stored, grants.AuthorizationCodeGrant):  # type: i
         )  # fmt: skip
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:
-        return wait(self.store.claim_code, code, client, self.request.origin)
+        return wait(self.store.find_code, code, client, self.request.origin)
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
-        """Nothing to do: the code was spent atomically when it was presented."""
+        """Nothing to do: the code was spent atomically with saving the tokens it bought."""
 
     def authenticate_user(self, authorization_code: Code) -> User:
         return authorization_code.row.user
@@ -188,7 +202,7 @@ class RefreshTokenGrant(_Stored, grants.RefreshTokenGrant):  # type: ignore[misc
 
     def authenticate_refresh_token(self, refresh_token: str) -> Refresh | None:
         return wait(
-            self.store.claim_refresh, refresh_token, self.request.client,
+            self.store.find_refresh, refresh_token, self.request.client,
             self.request.origin,
         )  # fmt: skip
 
@@ -196,7 +210,7 @@ class RefreshTokenGrant(_Stored, grants.RefreshTokenGrant):  # type: ignore[misc
         return refresh_token.family.user
 
     def revoke_old_credential(self, refresh_token: Refresh) -> None:
-        """Nothing to do: the old token was spent atomically when it was presented."""
+        """Nothing to do: the old token was spent atomically with saving its successor."""
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]
@@ -249,13 +263,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 class _TokenLookup(_Stored):
     """Shared by introspection and revocation: both find tokens the same way."""
 
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-
     def query_token(self, token_string: str, token_type_hint: str | None) -> Issued | None:
-        return wait(self.store.find, token_string, token_type_hint)
+        """The hint is not used: the store finds either kind of token (see OAuthStore.find)."""
+        return wait(self.store.find, token_string)
 
 
 class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = INTROSPECTION_METHODS
+
     def check_permission(self, token: Issued, client: Client, request: Request) -> bool:
         """A client may introspect only the tokens issued to it."""
         return token.check_client(client)
@@ -275,5 +290,7 @@ class Introspection(_TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
 
 
 class Revocation(_TokenLookup, RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = REVOCATION_METHODS
+
     def revoke_token(self, token: Issued, request: Request) -> None:
         wait(self.store.revoke, token)

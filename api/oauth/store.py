@@ -1,7 +1,10 @@
 """OAuth2 state in the database, and the objects authlib's server core reads it through.
 
 Every claim of a single-use thing (a code, a refresh token, an assertion id) is one conditional
-UPDATE or a unique INSERT, so two workers racing with the same value cannot both win.
+UPDATE or a unique INSERT, so two workers racing with the same value cannot both win. A code or
+refresh token is spent in the transaction that stores the tokens it bought, after every check:
+a request refused for the client's mistake (a wider scope, a wrong PKCE verifier) leaves it
+for the corrected retry, which is then not mistaken for theft.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from models import (
     AccessToken,
     AuthorizationCode,
     ClientAssertion,
+    ClientAuthMethod,
     OAuthClient,
     RefreshToken,
     TokenFamily,
@@ -37,6 +41,8 @@ from models import (
 )
 from models.compiled import CompiledQueries
 
+SECRET_METHODS = frozenset({ClientAuthMethod.SECRET_BASIC, ClientAuthMethod.SECRET_POST})
+"""Client authentication by a shared secret (256 random bits; only its hash is stored)."""
 CODE_LIFETIME = timedelta(minutes=1)
 ASSERTION_LEEWAY = timedelta(seconds=30)
 """Clock skew allowed on client assertions' exp."""
@@ -81,7 +87,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return stored is not None and hmac.compare_digest(stored, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return bool(method == self.row.auth_method.value)
+        """At the token endpoint, the method the client was registered with. At revocation
+        and introspection a secret may come either way, Basic or form: it is the same secret,
+        and stock clients (authlib's `revoke_token`) send Basic whatever the client uses at
+        the token endpoint; a refused revocation would leave alive a token its holder
+        believes dead. Which endpoint takes which methods at all: api/oauth/server.py."""
+        registered = self.row.auth_method
+        if endpoint != "token" and registered in SECRET_METHODS:
+            return method in SECRET_METHODS
+        return bool(method == registered.value)
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.grant_types
@@ -108,10 +122,11 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 class Refresh(TokenMixin):  # type: ignore[misc]
-    """A refresh token just claimed for rotation."""
+    """A live refresh token presented for rotation; spent when the new tokens are saved."""
 
-    def __init__(self, family: TokenFamily) -> None:
-        self.family = family
+    def __init__(self, row: RefreshToken) -> None:
+        self.row = row
+        self.family: TokenFamily = row.family
 
     def check_client(self, client: Client) -> bool:
         return bool(self.family.client_id == client.row.id)  # type: ignore[attr-defined]
@@ -197,44 +212,49 @@ class OAuthStore:
             expires_at=now + CODE_LIFETIME,
         )
 
-    async def claim_code(self, code: str, client: Client, origin: Origin) -> Code | None:
-        """The live code, now spent. A spent code presented again revokes what it bought."""
+    async def find_code(self, code: str, client: Client, origin: Origin) -> Code | None:
+        """The live code, not yet spent: a request refused after this (a wrong PKCE verifier
+        or redirect URI) leaves it for the client's corrected retry. A code already spent,
+        presented again, revokes what it bought."""
         row = await AuthorizationCode.get_or_none(
             code_hash=digest(code), client_id=client.row.id
         ).select_related("user")
-        if row is None or row.expires_at <= self.clock.now() or not row.user.is_active:
+        if row is None:
             return None
-        claimed = await AuthorizationCode.filter(id=row.id, used_at__isnull=True).update(
-            used_at=self.clock.now()
-        )
-        if claimed != 1:
-            await self._audit_client(OAuthEvent.CODE_REUSE_DETECTED, client, origin)
-            spent = await AuthorizationCode.get(id=row.id)
-            if spent.family_id is not None:  # type: ignore[attr-defined]
-                await self.revoke_family(spent.family_id)  # type: ignore[attr-defined]
+        if row.used_at is not None:
+            await self._code_reused(row.id, client, origin)
+            return None
+        if row.expires_at <= self.clock.now() or not row.user.is_active:
             return None
         return Code(row)
 
-    async def claim_refresh(self, token: str, client: Client, origin: Origin) -> Refresh | None:
-        """The family of a live refresh token, which is now spent (rotated). A spent one
-        presented again is reuse: the whole family is revoked."""
+    async def _code_reused(self, code_pk: int, client: Client, origin: Origin) -> None:
+        await self._audit_client(OAuthEvent.CODE_REUSE_DETECTED, client, origin)
+        spent = await AuthorizationCode.get(id=code_pk)
+        if spent.family_id is not None:  # type: ignore[attr-defined]
+            await self.revoke_family(spent.family_id)  # type: ignore[attr-defined]
+
+    async def find_refresh(self, token: str, client: Client, origin: Origin) -> Refresh | None:
+        """The family of a live refresh token, not yet spent (it is rotated only when the new
+        tokens are saved). A spent one presented again is reuse: the whole family is revoked."""
         row = await RefreshToken.get_or_none(
             token_hash=digest(token), family__client_id=client.row.id
         ).select_related("family", "family__user")
         if row is None:
             return None
         family = row.family
-        now = self.clock.now()
-        if family.revoked_at is not None or family.expires_at <= now:
+        if family.revoked_at is not None or family.expires_at <= self.clock.now():
             return None
-        claimed = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
-        if claimed != 1:
-            await self._audit_client(OAuthEvent.REFRESH_REUSE_DETECTED, client, origin)
-            await self.revoke_family(family.id)
+        if row.used_at is not None:
+            await self._refresh_reused(family.id, client, origin)
             return None
         if family.user is None or not family.user.is_active:
             return None
-        return Refresh(family)
+        return Refresh(row)
+
+    async def _refresh_reused(self, family_pk: int, client: Client, origin: Origin) -> None:
+        await self._audit_client(OAuthEvent.REFRESH_REUSE_DETECTED, client, origin)
+        await self.revoke_family(family_pk)
 
     async def claim_assertion(self, client_id: str, jti: str, expires: object) -> bool:
         """Record a client assertion's jti; False if it was seen before (a replay)."""
@@ -259,11 +279,34 @@ class OAuthStore:
         user: User | None,
         code: Code | None,
         refresh: Refresh | None,
-    ) -> None:
+        origin: Origin,
+    ) -> bool:
+        """Store what was issued, spending the code or refresh token it was issued for in
+        the same transaction. False if a concurrent request spent that first: it won, and
+        this one is reuse (audited, the winner's tokens revoked) and stores nothing."""
+        if await self._store(token, client, user, code, refresh):
+            return True
+        if code is not None:
+            await self._code_reused(code.row.id, client, origin)
+        elif refresh is not None:
+            await self._refresh_reused(refresh.family.id, client, origin)
+        return False
+
+    async def _store(
+        self,
+        token: dict[str, Any],
+        client: Client,
+        user: User | None,
+        code: Code | None,
+        refresh: Refresh | None,
+    ) -> bool:
         claims = json.loads(jws.extract_compact(token["access_token"].encode()).payload)
         now = self.clock.now()
         async with in_transaction():
             family = refresh.family if refresh is not None else None
+            spent = code.row if code is not None else refresh.row if refresh is not None else None
+            if spent is not None and not await _spend(spent, now):
+                return False
             if code is not None:
                 family = await TokenFamily.create(
                     client_id=client.row.id,
@@ -286,10 +329,15 @@ class OAuthStore:
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
+        return True
 
-    async def find(self, token: str, hint: str | None) -> Issued | None:
-        """An access token (by its signed jti) or a refresh token (by its hash)."""
-        if hint != "refresh_token" and looks_like_jwt(token):
+    async def find(self, token: str) -> Issued | None:
+        """An access token (by its signed jti) or a refresh token (by its hash), whatever the
+        request's `token_type_hint` says: RFC 7009 2.1 and RFC 7662 2.1 make the hint only a
+        hint, and a token revoked "as the wrong type" must still die. The two kinds cannot be
+        confused: an access token is a compact JWS, a refresh token a single base64url string,
+        so the token's shape says which table to look in."""
+        if looks_like_jwt(token):
             try:
                 claims = await self.tokens.signed_claims(token)
             except AuthRejected:
@@ -348,6 +396,13 @@ class OAuthStore:
             await AccessToken.filter(family_id=family_pk, revoked_at__isnull=True).update(
                 revoked_at=now
             )
+
+
+async def _spend(row: AuthorizationCode | RefreshToken, now: datetime) -> bool:
+    """Mark a single-use row used: one conditional UPDATE, so of two requests racing with
+    it (on any workers) exactly one wins."""
+    spent = await type(row).filter(id=row.id, used_at__isnull=True).update(used_at=now)
+    return bool(spent == 1)
 
 
 # Every partner request looks its token up (revocation at once on every worker): compiled once.
