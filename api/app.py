@@ -22,6 +22,7 @@ from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
 from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
+from api.decoding import RequestDecoding
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
 from api.key_refresh import refreshing
@@ -31,6 +32,7 @@ from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
 from api.settings import Settings
 from api.transport import TransportGuard
+from api.unexpected import CatchAll
 from audit.sealer import background_sealer
 from crypto.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
@@ -97,8 +99,12 @@ def create_app(
         middleware=[
             Middleware(RequestIdAndHeaders),
             Middleware(AccessLog),
+            # Inside the access log and the headers, so a 500 is logged and carries them.
+            Middleware(CatchAll),
             Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            # Inside BodyLimit: what it reads is bounded.
+            Middleware(RequestDecoding),
         ],
         exception_handlers={
             # A value the ORM refuses (too long for its column) is bad input, not a fault; its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -12,6 +13,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
+from api.decoding import error_response, is_json, parse_json
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
 
@@ -20,10 +22,6 @@ _REFUSALS = {
     403: ("FORBIDDEN", "Not permitted"),
     415: ("BAD_REQUEST", "POST bodies must be application/json"),
 }
-
-
-def _is_json(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
 def _default_code(error: dict[str, object]) -> str:
@@ -41,6 +39,21 @@ def refusal(reason: str, status: int) -> JSONResponse:
 
 
 class _View(GraphQL[RequestContext, None]):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry answers a request it cannot read in plain text; phigate's clients read
+        JSON errors."""
+        request = Request(scope, receive)
+        try:
+            response: Response = await self.run(request)
+        except HTTPException as exc:
+            request_id = request.state.request_id
+            response = error_response("/graphql", exc.status_code, "unreadable_request", request_id)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # The body was checked by api.decoding already; a GET's `variables` were not.
+        return parse_json(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
@@ -85,7 +98,7 @@ class GraphQLEndpoint:
         if principal is None:
             await refusal("missing_credentials", 401)(scope, receive, send)
             return
-        if request.method == "POST" and not _is_json(request):
+        if request.method == "POST" and not is_json(request):
             # Forms and text/plain are what a cross-site page can post without a preflight.
             await refusal("content_type_must_be_json", 415)(scope, receive, send)
             return

@@ -21,6 +21,7 @@ from schema.mutation import Mutation
 from schema.object_pass import PHI_GUARDS
 from schema.query import Query
 from schema.scalars import SCALARS
+from schema.text import TextLiteralRule
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 
 
@@ -62,6 +63,7 @@ def declare_schema(limits: Limits | None = None, production: bool = True) -> str
         depth_rule(limits.max_depth, ignore_introspection),
         alias_rule(limits.max_aliases),
         directives_per_field_rule(limits.max_directives_per_field),
+        TextLiteralRule,
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
