@@ -31,6 +31,7 @@ from api.oauth.bearer import TokenOrSession
 from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
 from api.settings import Settings
+from api.startup import StartupReport
 from api.transport import TransportGuard
 from api.unexpected import CatchAll
 from audit.sealer import background_sealer
@@ -97,6 +98,7 @@ def create_app(
             *OAuthRoutes(oauth, sessions).routes(),
         ],
         middleware=[
+            Middleware(StartupReport),
             Middleware(RequestIdAndHeaders),
             Middleware(AccessLog),
             # Inside the access log and the headers, so a 500 is logged and carries them.

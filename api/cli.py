@@ -12,7 +12,9 @@ from api import cli_audit, cli_backup, cli_clients, cli_keys, db
 from api.demo import DemoLogin, seed_demo
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
+from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
 from api.tls import ensure_self_signed
+from crypto.errors import CryptoError
 from crypto.keystore import load_keyring
 from permissions.matrix import policy_markdown
 from schema.build import build_schema
@@ -62,11 +64,14 @@ def _migrate_embedded(settings: Settings) -> None:
         asyncio.run(db.migrate(settings.database_url))
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> None:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.workers import run_workers
 
+    # A master key that cannot be read is a configuration error here, once, rather than in
+    # every worker's app factory (which uvicorn would restart forever).
+    key_provider(settings)
     _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))
@@ -93,9 +98,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         **tls,
     }
     if args.workers > 1:
-        run_workers(uvicorn.Config(APP, workers=args.workers, **options))
-    else:
-        uvicorn.run(APP, **options)
+        return run_workers(uvicorn.Config(APP, workers=args.workers, **options))
+    uvicorn.run(APP, **options)  # exits 3 itself if the app fails to start
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command == "serve":
-            _serve(settings, args)
+            return _serve(settings, args)
         elif args.command == "migrate":
             settings.ensure_data_dir()
             asyncio.run(db.migrate(settings.database_url))
@@ -143,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2
+    except CryptoError:
+        # `demo` (and `serve --demo`) open the data keys before any server starts.
+        print(f"phigate: {WRONG_MASTER_KEY}", file=sys.stderr)
+        return STARTUP_FAILURE
     return 0
 
 
