@@ -16,6 +16,7 @@ from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
 from api.tls import ensure_self_signed
 from crypto.errors import CryptoError
 from crypto.keystore import load_keyring
+from ops.workdir import sweep
 from permissions.matrix import policy_markdown
 from schema.build import build_schema
 from schema.inventory import phi_fields
@@ -72,6 +73,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # A master key that cannot be read is a configuration error here, once, rather than in
     # every worker's app factory (which uvicorn would restart forever).
     key_provider(settings)
+    # What a killed backup command left unencrypted goes now (ops/workdir.py).
+    sweep(settings.data_dir)
     _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))

@@ -15,6 +15,7 @@ from ops.audit import operation_id
 from ops.backup import BackupError, create_backup, restore_backup, verify_backup
 from ops.errors import DATABASE_ERRORS
 from ops.pg import ToolError
+from ops.workdir import sweep
 
 # Refusals with their own fixed, data-free message.
 _EXPECTED = (ArchiveError, BackupError, ToolError)
@@ -40,6 +41,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     provider = key_provider(settings)
     operation = operation_id()
     command = args.backup_command
+    for folder in sweep(settings.data_dir):
+        print(f"phigate: removed {folder}, left by an interrupted command", file=sys.stderr)
     try:
         if command == "create":
             summary = asyncio.run(create_backup(settings, provider, args.file, operation))

@@ -2,16 +2,18 @@
 
 Dumps are taken with each database's own consistent-copy tool (SQLite's online backup API,
 `pg_dump` of an exported snapshot) and are encrypted on top of the ciphertext the database
-already holds. Decrypted dumps only ever exist as 0600 files in a private (0700) temporary
-folder, removed when the command ends.
+already holds. Unencrypted copies only ever exist as 0600 files in a private (0700) work
+folder beside the database, removed when the command ends or, after a crash, when the next
+one starts (ops/workdir.py).
+
+An archive is written to `<file>.partial`, locked while it is written, and linked to its name
+once complete. A `.partial` nobody holds is what a killed backup left: the next one removes it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from ops import pg, sqlite
 from ops.archive import ArchiveReader, ArchiveWriter, Header
 from ops.audit import record_operation
 from ops.digests import Manifest, differences, pg_manifest, sqlite_manifest
+from ops.workdir import work_folder
 from permissions.roles import Purpose
 
 COPY_BYTES = 1 << 20
@@ -67,13 +70,6 @@ def _kind(settings: Settings) -> str:
     return "sqlite" if sqlite.is_sqlite(settings.database_url) else "postgres"
 
 
-@contextlib.contextmanager
-def _private_folder() -> Iterator[Path]:
-    # mkdtemp creates the folder 0700; everything inside is removed with it.
-    with tempfile.TemporaryDirectory(prefix="phigate-backup-") as folder:
-        yield Path(folder)
-
-
 def _private_file(path: Path) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     return path
@@ -102,9 +98,11 @@ async def create_backup(
             else:
                 tables = await _dump_postgres(settings, writer)
             writer.finish({"tables": tables})
-        # Appears complete or not at all, and never replaces an existing archive.
-        os.link(partial, output)
-        partial.unlink()
+            out.flush()
+            # Appears complete or not at all, and never replaces an existing archive; done
+            # while the lock is held, so no other backup takes the file for abandoned.
+            os.link(partial, output)
+            partial.unlink()
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -112,12 +110,37 @@ async def create_backup(
 
 
 def _new_archive(output: Path) -> tuple[int, Path]:
-    """Open `<output>.partial` for writing; refuse early if the archive already exists."""
+    """Open `<output>.partial` for writing, locked; refuse early if the archive already exists
+    or another backup is writing it."""
     if output.exists():
         raise FileExistsError(output)
     partial = output.with_name(output.name + ".partial")
-    # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
-    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), partial
+    _remove_if_abandoned(partial)
+    try:
+        # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BackupError(f"another backup is writing {partial}") from None
+    # Held until the process ends: how the next backup tells a running one from a dead one.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, partial
+
+
+def _remove_if_abandoned(partial: Path) -> None:
+    try:
+        fd = os.open(partial, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except OSError:
+        raise BackupError(f"{partial} is not a file this command wrote; remove it") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BackupError(f"another backup is writing {partial}") from None
+    else:
+        partial.unlink()  # a killed backup's leftover: its process no longer holds it
+    finally:
+        os.close(fd)
 
 
 async def _start_archive(
@@ -149,7 +172,7 @@ async def _start_archive(
 
 
 def _dump_sqlite(settings: Settings, writer: ArchiveWriter) -> Manifest:
-    with _private_folder() as folder:
+    with work_folder(settings.data_dir) as folder:
         snapshot = _private_file(folder / "snapshot.sqlite3")
         sqlite.copy(sqlite.sqlite_path(settings.database_url), snapshot)
         sqlite.make_self_contained(snapshot)
@@ -228,7 +251,7 @@ async def verify_backup(
 
 
 async def _verify(settings: Settings, provider: KeyProvider, archive: Path) -> Summary:
-    with _private_folder() as folder:
+    with work_folder(settings.data_dir) as folder:
         header, tables, dump = _opened(settings, archive, provider, folder)
         if header.database == "sqlite":
             # The decrypted file is the scratch database.
@@ -246,7 +269,7 @@ async def _verify(settings: Settings, provider: KeyProvider, archive: Path) -> S
 async def restore_backup(
     settings: Settings, provider: KeyProvider, archive: Path, operation: str, force: bool
 ) -> Summary:
-    with _private_folder() as folder:
+    with work_folder(settings.data_dir) as folder:
         header, tables, dump = _opened(settings, archive, provider, folder)
         if header.database == "sqlite":
             target = sqlite.sqlite_path(settings.database_url)
