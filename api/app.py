@@ -25,6 +25,7 @@ from api.clock import Clock, SystemClock
 from api.decoding import RequestDecoding
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
+from api.health import Readiness, health
 from api.key_refresh import refreshing
 from api.keys import key_provider
 from api.oauth.bearer import TokenOrSession
@@ -39,10 +40,6 @@ from crypto.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
-
-
-async def health(_: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
 
 
 async def invalid_input(_: Request, __: Exception) -> JSONResponse:
@@ -72,7 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db.connect(settings.database_url)
+        await db.connect(settings.database_url, settings.db_timeouts)
         try:
             app.state.keyring = await load_keyring(provider)
             audit_keys = await load_audit_keys(provider)
@@ -93,6 +90,7 @@ def create_app(
     application = Starlette(
         routes=[
             Route("/healthz", health),
+            Route("/readyz", Readiness(settings.db_statement_timeout.total_seconds() + 1).check),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *AuthRoutes(settings, clock, sessions).routes(),
             *OAuthRoutes(oauth, sessions).routes(),
