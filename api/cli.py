@@ -98,6 +98,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # writes one without them.
         "access_log": False,
         "log_config": LOG_CONFIG,
+        # Closes connections that never finish a request's headers (api/http_protocol.py).
+        "http": "api.http_protocol:HeaderTimeoutProtocol",
+        # A stopping server waits this long for requests in flight, then closes what is
+        # left: a deploy or restart is not held up by clients that keep connections open.
+        "timeout_graceful_shutdown": int(settings.graceful_shutdown.total_seconds()),
         **tls,
     }
     if args.workers > 1:
