@@ -16,6 +16,7 @@ from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
 from api.tls import ensure_self_signed
 from crypto.errors import CryptoError
 from crypto.keystore import load_keyring
+from ops.grants import GrantError
 from ops.workdir import sweep
 from permissions.matrix import policy_markdown
 from schema.build import build_schema
@@ -138,8 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         elif args.command == "migrate":
             settings.ensure_data_dir()
-            asyncio.run(db.migrate(settings.database_url))
+            asyncio.run(db.migrate(settings.database_url, settings.serving_role))
             print("migrations applied")
+            if settings.serving_role and not settings.database_url.startswith("sqlite"):
+                print(f"grants set for serving role {settings.serving_role}")
         elif args.command == "demo":
             _migrate_embedded(settings)
             _print_logins(asyncio.run(_demo(settings, args.patients)))
@@ -156,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2
+    except GrantError as exc:
+        print(f"phigate: migrate: {exc}", file=sys.stderr)
+        return 1
     except CryptoError:
         # `demo` (and `serve --demo`) open the data keys before any server starts.
         print(f"phigate: {WRONG_MASTER_KEY}", file=sys.stderr)

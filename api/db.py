@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from api.db_clients import ACQUIRE_TIMEOUT
+from ops.grants import grant_serving_role
 
 APP = "phigate"
 
@@ -103,9 +104,17 @@ def tortoise_config(database_url: str, timeouts: Timeouts | None = None) -> dict
     }
 
 
-async def migrate(database_url: str) -> None:
-    """Apply pending migrations. Safe to run repeatedly and from several processes in turn."""
-    await run_migrations(config=tortoise_config(database_url))
+async def migrate(database_url: str, serving_role: str | None = None) -> None:
+    """Apply pending migrations, then (PostgreSQL) give `serving_role` its grants
+    (ops/grants.py). Safe to run repeatedly and from several processes in turn."""
+    config = tortoise_config(database_url)
+    await run_migrations(config=config)
+    if serving_role is not None and not database_url.startswith("sqlite"):
+        await Tortoise.init(config=config)
+        try:
+            await grant_serving_role(connections.get("default"), serving_role)
+        finally:
+            await Tortoise.close_connections()
     await Tortoise.close_connections()
 
 

@@ -78,6 +78,9 @@ class Settings:
     """Longest a statement of the serving app runs or waits for a lock (api/db.py)."""
     db_acquire_timeout: timedelta = timedelta(seconds=5)
     """Longest a request waits for a database connection (or, on SQLite, its turn on one)."""
+    serving_role: str | None = None
+    """PostgreSQL: the role `phigate serve` connects as; `phigate migrate` grants it what it
+    needs and no more (ops/grants.py)."""
     header_timeout: timedelta = timedelta(seconds=10)
     """Longest a connection may take to send a request's headers (api/http_protocol.py)."""
     graceful_shutdown: timedelta = timedelta(seconds=5)
@@ -166,6 +169,7 @@ class Settings:
             audit_seal_interval=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SEAL_INTERVAL", 5)),
             db_statement_timeout=_seconds(env, "PHIGATE_DB_STATEMENT_TIMEOUT_SECONDS", 5),
             db_acquire_timeout=_seconds(env, "PHIGATE_DB_ACQUIRE_TIMEOUT_SECONDS", 5),
+            serving_role=env.get("PHIGATE_SERVING_ROLE") or None,
             header_timeout=_seconds(env, "PHIGATE_HEADER_TIMEOUT_SECONDS", 10),
             graceful_shutdown=timedelta(seconds=_int(env, "PHIGATE_GRACEFUL_SHUTDOWN_SECONDS", 5)),
         )
