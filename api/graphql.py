@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -13,7 +12,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
-from api.decoding import error_response, is_json, parse_json
+from api.decoding import is_json, parse_json
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
 
@@ -39,17 +38,6 @@ def refusal(reason: str, status: int) -> JSONResponse:
 
 
 class _View(GraphQL[RequestContext, None]):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """strawberry answers a request it cannot read in plain text; phigate's clients read
-        JSON errors."""
-        request = Request(scope, receive)
-        try:
-            response: Response = await self.run(request)
-        except HTTPException as exc:
-            request_id = request.state.request_id
-            response = error_response("/graphql", exc.status_code, "unreadable_request", request_id)
-        await response(scope, receive, send)
-
     def decode_json(self, data: str | bytes) -> object:
         # The body was checked by api.decoding already; a GET's `variables` were not.
         return parse_json(data)
