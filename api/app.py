@@ -22,24 +22,24 @@ from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
 from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
+from api.decoding import RequestDecoding
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
+from api.health import Readiness, health
 from api.key_refresh import refreshing
 from api.keys import key_provider
 from api.oauth.bearer import TokenOrSession
 from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
 from api.settings import Settings
+from api.startup import StartupReport
 from api.transport import TransportGuard
+from api.unexpected import CatchAll
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
-
-
-async def health(_: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
 
 
 async def invalid_input(_: Request, __: Exception) -> JSONResponse:
@@ -69,7 +69,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await db.connect(settings.database_url)
+        await db.connect(settings.database_url, settings.db_timeouts)
         try:
             app.state.keyring = await load_keyring(provider)
             audit_keys = await load_audit_keys(provider)
@@ -90,15 +90,21 @@ def create_app(
     application = Starlette(
         routes=[
             Route("/healthz", health),
+            Route("/readyz", Readiness(settings.db_statement_timeout.total_seconds() + 1).check),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *AuthRoutes(settings, clock, sessions).routes(),
             *OAuthRoutes(oauth, sessions).routes(),
         ],
         middleware=[
+            Middleware(StartupReport),
             Middleware(RequestIdAndHeaders),
             Middleware(AccessLog),
+            # Inside the access log and the headers, so a 500 is logged and carries them.
+            Middleware(CatchAll),
             Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            # Inside BodyLimit: what it reads is bounded.
+            Middleware(RequestDecoding),
         ],
         exception_handlers={
             # A value the ORM refuses (too long for its column) is bad input, not a fault; its

@@ -14,8 +14,12 @@ from api.demo import DemoLogin, seed_demo
 from api.docs import policy_document, stale, write
 from api.keys import key_provider
 from api.settings import ConfigError, Settings, Transport
+from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
 from api.tls import ensure_self_signed
+from crypto.errors import CryptoError
 from models.keystore import load_keyring
+from ops.grants import GrantError
+from ops.workdir import sweep
 
 
 async def _demo(settings: Settings, patients: int) -> list[DemoLogin]:
@@ -60,11 +64,16 @@ def _migrate_embedded(settings: Settings) -> None:
         asyncio.run(db.migrate(settings.database_url))
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> None:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.workers import run_workers
 
+    # A master key that cannot be read is a configuration error here, once, rather than in
+    # every worker's app factory (which uvicorn would restart forever).
+    key_provider(settings)
+    # What a killed backup command left unencrypted goes now (ops/workdir.py).
+    sweep(settings.data_dir)
     _migrate_embedded(settings)
     if args.demo:
         _print_logins(asyncio.run(_demo(settings, args.patients)))
@@ -88,12 +97,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         # writes one without them.
         "access_log": False,
         "log_config": LOG_CONFIG,
+        # Closes connections that never finish a request's headers (api/http_protocol.py).
+        "http": "api.http_protocol:HeaderTimeoutProtocol",
+        # A stopping server waits this long for requests in flight, then closes what is
+        # left: a deploy or restart is not held up by clients that keep connections open.
+        "timeout_graceful_shutdown": int(settings.graceful_shutdown.total_seconds()),
         **tls,
     }
     if args.workers > 1:
-        run_workers(uvicorn.Config(APP, workers=args.workers, **options))
-    else:
-        uvicorn.run(APP, **options)
+        return run_workers(uvicorn.Config(APP, workers=args.workers, **options))
+    uvicorn.run(APP, **options)  # exits 3 itself if the app fails to start
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,11 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command == "serve":
-            _serve(settings, args)
+            return _serve(settings, args)
         elif args.command == "migrate":
             settings.ensure_data_dir()
-            asyncio.run(db.migrate(settings.database_url))
+            asyncio.run(db.migrate(settings.database_url, settings.serving_role))
             print("migrations applied")
+            if settings.serving_role and not settings.database_url.startswith("sqlite"):
+                print(f"grants set for serving role {settings.serving_role}")
         elif args.command == "demo":
             _migrate_embedded(settings)
             _print_logins(asyncio.run(_demo(settings, args.patients)))
@@ -146,6 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2
+    except GrantError as exc:
+        print(f"phigate: migrate: {exc}", file=sys.stderr)
+        return 1
+    except CryptoError:
+        # `demo` (and `serve --demo`) open the data keys before any server starts.
+        print(f"phigate: {WRONG_MASTER_KEY}", file=sys.stderr)
+        return STARTUP_FAILURE
     return 0
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from api import db
 from api.keys import key_provider
 from api.settings import Settings
 from crypto.errors import CryptoError
@@ -15,6 +18,7 @@ from ops.audit import operation_id
 from ops.backup import BackupError, create_backup, restore_backup, verify_backup
 from ops.errors import DATABASE_ERRORS
 from ops.pg import ToolError
+from ops.workdir import sweep
 
 # Refusals with their own fixed, data-free message.
 _EXPECTED = (ArchiveError, BackupError, ToolError)
@@ -36,20 +40,40 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
+class _Deployment:
+    """The configured deployment as the backup commands see it (ops.deployment.Deployment)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.database_url = settings.database_url
+        self.data_dir = settings.data_dir
+        self.pg_bin = settings.pg_bin
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        await db.connect(self.database_url)
+        try:
+            yield
+        finally:
+            await db.disconnect()
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    deployment = _Deployment(settings)
     provider = key_provider(settings)
     operation = operation_id()
     command = args.backup_command
+    for folder in sweep(settings.data_dir):
+        print(f"phigate: removed {folder}, left by an interrupted command", file=sys.stderr)
     try:
         if command == "create":
-            summary = asyncio.run(create_backup(settings, provider, args.file, operation))
+            summary = asyncio.run(create_backup(deployment, provider, args.file, operation))
             print(f"{summary.describe()} -> {args.file}")
         elif command == "verify":
-            summary = asyncio.run(verify_backup(settings, provider, args.file, operation))
+            summary = asyncio.run(verify_backup(deployment, provider, args.file, operation))
             print(f"{summary.describe()}: verified, every table matches its manifest")
         else:
             summary = asyncio.run(
-                restore_backup(settings, provider, args.file, operation, args.force)
+                restore_backup(deployment, provider, args.file, operation, args.force)
             )
             print(f"{summary.describe()}: restored; run `phigate migrate` before serving")
     except _EXPECTED as exc:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
+
+from api.db_clients import ACQUIRE_TIMEOUT
+from ops.grants import grant_serving_role
 
 APP = "phigate"
 
@@ -25,21 +29,69 @@ checkpoint: a commit that appends to a file without changing its size syncs only
 a page's audit commit took 1.7 ms instead of 2.3 (bench/README.md)."""
 
 
-def _connection(database_url: str) -> str | dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the serving app waits on its database, in seconds (README: timeouts)."""
+
+    statement: float
+    """A statement runs (PostgreSQL `statement_timeout`, and on the client a little longer,
+    for a server that does not answer at all), or waits for a lock (`lock_timeout`; SQLite's
+    busy timeout)."""
+    acquire: float
+    """A pooled connection (or a new one), or on SQLite a turn on its one connection."""
+
+
+_CLIENT_MARGIN = 1.0
+"""The client gives up this much later than the server would: a statement the server cancels
+gets the server's clear error, and the client's limit is for a server that cannot answer."""
+
+
+def _postgres(database_url: str, timeouts: Timeouts | None) -> dict[str, Any]:
+    connection = expand_db_url(database_url)
+    credentials = connection["credentials"]
+    credentials["reset"] = _keep_session
+    if timeouts is not None:
+        ms = str(int(timeouts.statement * 1000))
+        credentials["server_settings"] = {
+            **credentials.get("server_settings", {}),
+            "statement_timeout": ms,
+            "lock_timeout": ms,
+            # A transaction left open by a stuck client does not hold its locks for ever.
+            "idle_in_transaction_session_timeout": str(int(timeouts.statement * 4000)),
+        }
+        credentials["command_timeout"] = timeouts.statement + _CLIENT_MARGIN
+        credentials["timeout"] = timeouts.acquire  # connecting
+    return connection
+
+
+def _sqlite(database_url: str, timeouts: Timeouts | None) -> dict[str, Any]:
+    connection = expand_db_url(database_url)
+    credentials = connection["credentials"]
+    if "journal_size_limit" not in database_url:
+        credentials["journal_size_limit"] = WAL_KEPT_BYTES
+    if timeouts is not None:
+        credentials["busy_timeout"] = int(timeouts.statement * 1000)  # a PRAGMA, in ms
+    return connection
+
+
+def _connection(database_url: str, timeouts: Timeouts | None) -> str | dict[str, Any]:
     if database_url.startswith(("postgres://", "asyncpg://")):
-        connection = expand_db_url(database_url)
-        connection["credentials"]["reset"] = _keep_session
-        return connection
-    if database_url.startswith("sqlite://") and "journal_size_limit" not in database_url:
-        connection = expand_db_url(database_url)
-        connection["credentials"]["journal_size_limit"] = WAL_KEPT_BYTES
-        return connection
-    return database_url
+        connection = _postgres(database_url, timeouts)
+    elif database_url.startswith("sqlite://"):
+        connection = _sqlite(database_url, timeouts)
+    else:
+        return database_url
+    if timeouts is not None:
+        connection["engine"] = "api.db_clients"
+        connection["credentials"][ACQUIRE_TIMEOUT] = timeouts.acquire
+    return connection
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, timeouts: Timeouts | None = None) -> dict[str, Any]:
+    """`timeouts`: the serving app's bounds; without them (migrations, the operations
+    commands) statements may run as long as they need."""
     return {
-        "connections": {"default": _connection(database_url)},
+        "connections": {"default": _connection(database_url, timeouts)},
         "apps": {
             APP: {
                 "models": ["models"],
@@ -52,16 +104,26 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-async def migrate(database_url: str) -> None:
-    """Apply pending migrations. Safe to run repeatedly and from several processes in turn."""
-    await run_migrations(config=tortoise_config(database_url))
+async def migrate(database_url: str, serving_role: str | None = None) -> None:
+    """Apply pending migrations, then (PostgreSQL) give `serving_role` its grants
+    (ops/grants.py). Safe to run repeatedly and from several processes in turn."""
+    config = tortoise_config(database_url)
+    await run_migrations(config=config)
+    if serving_role is not None and not database_url.startswith("sqlite"):
+        await Tortoise.init(config=config)
+        try:
+            await grant_serving_role(connections.get("default"), serving_role)
+        finally:
+            await Tortoise.close_connections()
     await Tortoise.close_connections()
 
 
-async def connect(database_url: str) -> None:
+async def connect(database_url: str, timeouts: Timeouts | None = None) -> None:
     # uvicorn runs the lifespan in its own task; request tasks reach the ORM through the
     # global fallback rather than the lifespan task's context variable.
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(
+        config=tortoise_config(database_url, timeouts), _enable_global_fallback=True
+    )
 
 
 async def disconnect() -> None:

@@ -13,6 +13,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
+from api.decoding import is_json, parse_json
 from schema.build import PhigateSchema
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
@@ -22,10 +23,6 @@ _REFUSALS = {
     403: ("FORBIDDEN", "Not permitted"),
     415: ("BAD_REQUEST", "POST bodies must be application/json"),
 }
-
-
-def _is_json(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
 def _default_code(error: dict[str, object]) -> str:
@@ -46,6 +43,10 @@ class _View(GraphQL[RequestContext, None]):
     def __init__(self, schema: PhigateSchema, graphql_ide: Literal["graphiql"] | None) -> None:
         super().__init__(schema, graphql_ide=graphql_ide)
         self._plans = schema.plans
+
+    def decode_json(self, data: str | bytes) -> object:
+        # The body was checked by api.decoding already; a GET's `variables` were not.
+        return parse_json(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -92,7 +93,7 @@ class GraphQLEndpoint:
         if principal is None:
             await refusal("missing_credentials", 401)(scope, receive, send)
             return
-        if request.method == "POST" and not _is_json(request):
+        if request.method == "POST" and not is_json(request):
             # Forms and text/plain are what a cross-site page can post without a preflight.
             await refusal("content_type_must_be_json", 415)(scope, receive, send)
             return

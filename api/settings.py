@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from api.db import Timeouts
 from api.networks import Network, parse_networks
 from permissions.policy import EXPORT_BUDGET
 from permissions.roles import Role
@@ -78,6 +79,17 @@ class Settings:
     """Rows are sealed once the database recorded them this long ago (audit/sealer.py)."""
     audit_seal_interval: timedelta = timedelta(seconds=5)
     """How often the app's background sealer runs; zero turns it off (`phigate audit seal`)."""
+    db_statement_timeout: timedelta = timedelta(seconds=5)
+    """Longest a statement of the serving app runs or waits for a lock (api/db.py)."""
+    db_acquire_timeout: timedelta = timedelta(seconds=5)
+    """Longest a request waits for a database connection (or, on SQLite, its turn on one)."""
+    serving_role: str | None = None
+    """PostgreSQL: the role `phigate serve` connects as; `phigate migrate` grants it what it
+    needs and no more (ops/grants.py)."""
+    header_timeout: timedelta = timedelta(seconds=10)
+    """Longest a connection may take to send a request's headers (api/http_protocol.py)."""
+    graceful_shutdown: timedelta = timedelta(seconds=5)
+    """Longest a stopping server waits for requests in flight before closing connections."""
 
     def __post_init__(self) -> None:
         # Here, not in from_env: a Settings built in code is refused the same way.
@@ -88,6 +100,13 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def db_timeouts(self) -> Timeouts:
+        return Timeouts(
+            statement=self.db_statement_timeout.total_seconds(),
+            acquire=self.db_acquire_timeout.total_seconds(),
+        )
 
     @property
     def master_key_file(self) -> Path:
@@ -159,6 +178,11 @@ class Settings:
             ),
             audit_settle=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SETTLE_SECONDS", 10)),
             audit_seal_interval=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SEAL_INTERVAL", 5)),
+            db_statement_timeout=_seconds(env, "PHIGATE_DB_STATEMENT_TIMEOUT_SECONDS", 5),
+            db_acquire_timeout=_seconds(env, "PHIGATE_DB_ACQUIRE_TIMEOUT_SECONDS", 5),
+            serving_role=env.get("PHIGATE_SERVING_ROLE") or None,
+            header_timeout=_seconds(env, "PHIGATE_HEADER_TIMEOUT_SECONDS", 10),
+            graceful_shutdown=timedelta(seconds=_int(env, "PHIGATE_GRACEFUL_SHUTDOWN_SECONDS", 5)),
         )
 
 
@@ -170,6 +194,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> timedelta:
+    """A limit in whole seconds; zero would mean no limit, which a limit must not allow."""
+    value = _int(env, name, default)
+    if value == 0:
+        raise ConfigError(f"{name} must be at least 1")
+    return timedelta(seconds=value)
 
 
 def _choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:

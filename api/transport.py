@@ -2,7 +2,8 @@
 
 Behind a TLS-terminating proxy the scheme and client address come from `X-Forwarded-Proto` and
 `X-Forwarded-For`, believed only from configured trusted proxies. A request that did not arrive
-over HTTPS gets a refusal and nothing else. `/healthz` (no data) is exempt, for load balancers.
+over HTTPS gets a refusal and nothing else. `/healthz` and `/readyz` (no data) are exempt, for
+load balancers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.networks import Network, resolve_client
 
 HSTS = "max-age=63072000; includeSubDomains"
-_EXEMPT = frozenset({"/healthz"})
+_EXEMPT = frozenset({"/healthz", "/readyz"})
 
 
 class TransportGuard:

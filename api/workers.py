@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 from uvicorn import Config
 from uvicorn.supervisors import Multiprocess
 
+from api.startup import STARTUP_FAILURE
+
 log = logging.getLogger("phigate.workers")
 S = TypeVar("S", bound=socket.socket)
 
@@ -54,11 +56,19 @@ def share_port(host: str, port: int) -> PortShare:
     return sock
 
 
-def run_workers(config: Config) -> None:
-    """Serve with `config.workers` processes, supervised by uvicorn."""
+def run_workers(config: Config) -> int:
+    """Serve with `config.workers` processes, supervised by uvicorn; returns the exit status.
+
+    uvicorn's supervisor stops when a worker fails to start (it would fail the same way on
+    every restart) but then returns as if all were well: a service manager saw exit 0. A
+    worker that exited with uvicorn's startup-failure status makes the whole server's status
+    that too, as with one worker."""
     if hasattr(socket, "SO_REUSEPORT"):
         sock: socket.socket = share_port(config.host, config.port)
         log.info("%d workers, each with a listening socket of its own", config.workers)
     else:
         sock = config.bind_socket()
-    Multiprocess(config, sockets=[sock]).run()
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0

@@ -2,16 +2,18 @@
 
 Dumps are taken with each database's own consistent-copy tool (SQLite's online backup API,
 `pg_dump` of an exported snapshot) and are encrypted on top of the ciphertext the database
-already holds. Decrypted dumps only ever exist as 0600 files in a private (0700) temporary
-folder, removed when the command ends.
+already holds. Unencrypted copies only ever exist as 0600 files in a private (0700) work
+folder beside the database, removed when the command ends or, after a crash, when the next
+one starts (ops/workdir.py).
+
+An archive is written to `<file>.partial`, locked while it is written, and linked to its name
+once complete. A `.partial` nobody holds is what a killed backup left: the next one removes it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +21,6 @@ from typing import BinaryIO
 
 import asyncpg
 
-from api import db
-from api.settings import Settings
 from audit.events import OpsEvent
 from crypto.provider import KeyProvider
 from models.keys import DataKey
@@ -28,7 +28,9 @@ from models.keystore import load_keyring
 from ops import pg, sqlite
 from ops.archive import ArchiveReader, ArchiveWriter, Header
 from ops.audit import record_operation
+from ops.deployment import Deployment
 from ops.digests import Manifest, differences, pg_manifest, sqlite_manifest
+from ops.workdir import work_folder
 from permissions.roles import Purpose
 
 COPY_BYTES = 1 << 20
@@ -63,15 +65,8 @@ class Summary:
         )
 
 
-def _kind(settings: Settings) -> str:
+def _kind(settings: Deployment) -> str:
     return "sqlite" if sqlite.is_sqlite(settings.database_url) else "postgres"
-
-
-@contextlib.contextmanager
-def _private_folder() -> Iterator[Path]:
-    # mkdtemp creates the folder 0700; everything inside is removed with it.
-    with tempfile.TemporaryDirectory(prefix="phigate-backup-") as folder:
-        yield Path(folder)
 
 
 def _private_file(path: Path) -> Path:
@@ -79,19 +74,16 @@ def _private_file(path: Path) -> Path:
     return path
 
 
-async def _audited(settings: Settings, event: OpsEvent, detail: str, operation: str) -> None:
-    await db.connect(settings.database_url)
-    try:
+async def _audited(settings: Deployment, event: OpsEvent, detail: str, operation: str) -> None:
+    async with settings.connected():
         await record_operation(event, detail, operation=operation, purpose=Purpose.OPERATIONS)
-    finally:
-        await db.disconnect()
 
 
 # --- create ---------------------------------------------------------------------------------
 
 
 async def create_backup(
-    settings: Settings, provider: KeyProvider, output: Path, operation: str
+    settings: Deployment, provider: KeyProvider, output: Path, operation: str
 ) -> Summary:
     fd, partial = _new_archive(output)
     try:
@@ -102,9 +94,11 @@ async def create_backup(
             else:
                 tables = await _dump_postgres(settings, writer)
             writer.finish({"tables": tables})
-        # Appears complete or not at all, and never replaces an existing archive.
-        os.link(partial, output)
-        partial.unlink()
+            out.flush()
+            # Appears complete or not at all, and never replaces an existing archive; done
+            # while the lock is held, so no other backup takes the file for abandoned.
+            os.link(partial, output)
+            partial.unlink()
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -112,20 +106,44 @@ async def create_backup(
 
 
 def _new_archive(output: Path) -> tuple[int, Path]:
-    """Open `<output>.partial` for writing; refuse early if the archive already exists."""
+    """Open `<output>.partial` for writing, locked; refuse early if the archive already exists
+    or another backup is writing it."""
     if output.exists():
         raise FileExistsError(output)
     partial = output.with_name(output.name + ".partial")
-    # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
-    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), partial
+    _remove_if_abandoned(partial)
+    try:
+        # O_EXCL: never overwrite a file (or follow a planted link); 0600: owner only.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BackupError(f"another backup is writing {partial}") from None
+    # Held until the process ends: how the next backup tells a running one from a dead one.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, partial
+
+
+def _remove_if_abandoned(partial: Path) -> None:
+    try:
+        fd = os.open(partial, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except OSError:
+        raise BackupError(f"{partial} is not a file this command wrote; remove it") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BackupError(f"another backup is writing {partial}") from None
+    else:
+        partial.unlink()  # a killed backup's leftover: its process no longer holds it
+    finally:
+        os.close(fd)
 
 
 async def _start_archive(
-    settings: Settings, provider: KeyProvider, out: BinaryIO, operation: str
+    settings: Deployment, provider: KeyProvider, out: BinaryIO, operation: str
 ) -> ArchiveWriter:
     """Prove the master key, write the header, and audit the backup before taking it."""
-    await db.connect(settings.database_url)
-    try:
+    async with settings.connected():
         await load_keyring(provider)
         versions: dict[str, list[int]] = {}
         for key in await DataKey.all().order_by("version"):
@@ -144,12 +162,10 @@ async def _start_archive(
             purpose=Purpose.OPERATIONS,
         )
         return writer
-    finally:
-        await db.disconnect()
 
 
-def _dump_sqlite(settings: Settings, writer: ArchiveWriter) -> Manifest:
-    with _private_folder() as folder:
+def _dump_sqlite(settings: Deployment, writer: ArchiveWriter) -> Manifest:
+    with work_folder(settings.data_dir) as folder:
         snapshot = _private_file(folder / "snapshot.sqlite3")
         sqlite.copy(sqlite.sqlite_path(settings.database_url), snapshot)
         sqlite.make_self_contained(snapshot)
@@ -160,7 +176,7 @@ def _dump_sqlite(settings: Settings, writer: ArchiveWriter) -> Manifest:
     return tables
 
 
-async def _dump_postgres(settings: Settings, writer: ArchiveWriter) -> Manifest:
+async def _dump_postgres(settings: Deployment, writer: ArchiveWriter) -> Manifest:
     database = pg.PgDatabase.from_url(settings.database_url)
     tables: Manifest = {}
 
@@ -186,7 +202,7 @@ def _decrypt(archive: Path, provider: KeyProvider, target: Path) -> tuple[Header
 
 
 def _opened(
-    settings: Settings, archive: Path, provider: KeyProvider, folder: Path
+    settings: Deployment, archive: Path, provider: KeyProvider, folder: Path
 ) -> tuple[Header, Manifest, Path]:
     dump = _private_file(folder / "dump")
     header, tables = _decrypt(archive, provider, dump)
@@ -213,7 +229,7 @@ async def _restored_postgres_manifest(database: pg.PgDatabase) -> Manifest:
 
 
 async def verify_backup(
-    settings: Settings, provider: KeyProvider, archive: Path, operation: str
+    settings: Deployment, provider: KeyProvider, archive: Path, operation: str
 ) -> Summary:
     try:
         summary = await _verify(settings, provider, archive)
@@ -227,8 +243,8 @@ async def verify_backup(
     return summary
 
 
-async def _verify(settings: Settings, provider: KeyProvider, archive: Path) -> Summary:
-    with _private_folder() as folder:
+async def _verify(settings: Deployment, provider: KeyProvider, archive: Path) -> Summary:
+    with work_folder(settings.data_dir) as folder:
         header, tables, dump = _opened(settings, archive, provider, folder)
         if header.database == "sqlite":
             # The decrypted file is the scratch database.
@@ -244,9 +260,9 @@ async def _verify(settings: Settings, provider: KeyProvider, archive: Path) -> S
 
 
 async def restore_backup(
-    settings: Settings, provider: KeyProvider, archive: Path, operation: str, force: bool
+    settings: Deployment, provider: KeyProvider, archive: Path, operation: str, force: bool
 ) -> Summary:
-    with _private_folder() as folder:
+    with work_folder(settings.data_dir) as folder:
         header, tables, dump = _opened(settings, archive, provider, folder)
         if header.database == "sqlite":
             target = sqlite.sqlite_path(settings.database_url)

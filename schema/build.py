@@ -25,6 +25,7 @@ from schema.mutation import Mutation
 from schema.object_pass import PHI_GUARDS
 from schema.query import Query
 from schema.scalars import SCALARS
+from schema.text import TextLiteralRule
 from schema.types import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 
 
@@ -64,6 +65,7 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> Phiga
         depth_rule(limits.max_depth, ignore_introspection),
         alias_rule(limits.max_aliases),
         directives_per_field_rule(limits.max_directives_per_field),
+        TextLiteralRule,
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -26,6 +26,7 @@ from api.auth.totp import (
     recovery_digest,
 )
 from api.clock import Clock
+from api.decoding import is_json, json_body
 from api.settings import Settings
 from audit.events import Actor, AuthEvent, record_event
 from crypto.keyring import Keyring
@@ -61,17 +62,12 @@ MAX_LENGTH = {
 }
 
 
-async def _body(request: Request, *names: str) -> dict[str, Any]:
+def _body(request: Request, *names: str) -> dict[str, Any]:
     """The JSON object of the request; each of `names` must be a non-empty string in it, and
     no known field may exceed its MAX_LENGTH."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+    if not is_json(request):
         raise BadRequest("content_type_must_be_json")
-    try:
-        data = await request.json()
-    except ValueError:
-        raise BadRequest("invalid_json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("invalid_json")
+    data: dict[str, Any] = json_body(request)  # an object of valid text (api/decoding.py)
     for name in names:
         value = data.get(name)
         if not isinstance(value, str) or not value:
@@ -113,7 +109,7 @@ class AuthRoutes:
         )  # fmt: skip
 
     async def login(self, request: Request) -> Response:
-        body = await _body(request, "username", "password")
+        body = _body(request, "username", "password")
         ip = client_ip(request)
         # Hashed: what was typed as a username may be a password typed in the wrong box.
         user_key, ip_key = f"user:{digest(body['username'].lower())}", f"ip:{ip}"
@@ -140,7 +136,7 @@ class AuthRoutes:
         return JSONResponse({"mfa": step, "mfa_token": pending.token})
 
     async def enrol(self, request: Request) -> Response:
-        body = await _body(request, "mfa_token")
+        body = _body(request, "mfa_token")
         session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
         user = session.user
         if user.totp_confirmed:
@@ -161,7 +157,7 @@ class AuthRoutes:
         )
 
     async def mfa(self, request: Request) -> Response:
-        body = await _body(request, "mfa_token")
+        body = _body(request, "mfa_token")
         session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
         user = session.user
         key = f"mfa:{user.public_id}"
@@ -271,7 +267,7 @@ class AuthRoutes:
         )
 
     async def register_device(self, request: Request) -> Response:
-        body = await _body(request, "pin")
+        body = _body(request, "pin")
         _, user = await self._current(request)
         pin = body["pin"]
         if len(pin) < MIN_PIN_DIGITS or not pin.isdigit():
@@ -284,7 +280,7 @@ class AuthRoutes:
 
     async def unlock(self, request: Request) -> Response:
         """Revive an idle-expired session with a registered device's PIN (absolute limit holds)."""
-        body = await _body(request, "device_id", "pin")
+        body = _body(request, "device_id", "pin")
         token = bearer_token(request)
         if token is None:
             raise AuthRejected("missing_credentials")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
@@ -16,6 +15,7 @@ from starlette.routing import Route
 
 from api.auth import AuthRejected, client_ip
 from api.auth.sessions import Sessions, actor_of
+from api.decoding import form_pairs, is_json, json_body, parse_form
 from api.oauth.bridge import in_thread
 from api.oauth.server import (
     AUTH_METHODS,
@@ -92,11 +92,7 @@ class OAuthRoutes:
     async def _form_request(self, http: HttpRequest) -> Request:
         if http.headers.get("content-type", "").split(";")[0].strip() != FORM:
             raise BadRequest("content_type_must_be_form")
-        try:
-            form = parse_qsl((await http.body()).decode(), keep_blank_values=True)
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("invalid_form") from None
-        return self._request(http, [], form)
+        return self._request(http, [], form_pairs(http))  # valid text (api/decoding.py)
 
     async def _endpoint(self, http: HttpRequest, name: str) -> Response:
         """Token, introspection and revocation: authlib decides, the outcome is audited."""
@@ -139,7 +135,7 @@ class OAuthRoutes:
     async def consent_page(self, http: HttpRequest) -> Response:
         """What the app asks for, for the logged-in user's consent screen."""
         user = await self._session_user(http)
-        request = self._request(http, parse_qsl(http.url.query, keep_blank_values=True), [])
+        request = self._request(http, parse_form(http.url.query), [])
         try:
             grant = await in_thread(self.oauth.server.get_consent_grant, request, user)
         except OAuth2Error as error:
@@ -161,13 +157,10 @@ class OAuthRoutes:
         """The user's decision (JSON: the authorization request's parameters plus `decision`,
         `approve` or `deny`); answers with the redirect back to the app."""
         user = await self._session_user(http)
-        if http.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        if not is_json(http):
             raise BadRequest("content_type_must_be_json")
-        try:
-            body = await http.json()
-        except ValueError:
-            raise BadRequest("invalid_json") from None
-        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+        body = dict(json_body(http))  # an object of valid text (api/decoding.py)
+        if not all(isinstance(v, str) for v in body.values()):
             raise BadRequest("invalid_json")
         decision = body.pop("decision", None)
         if decision not in {"approve", "deny"}:

@@ -1,0 +1,87 @@
+"""Database clients that never wait without a bound.
+
+Tortoise takes a pooled PostgreSQL connection with no timeout, and its SQLite client queues
+every statement behind one lock, also with no timeout: with PostgreSQL frozen or the SQLite
+file locked from outside, every request waited as long as the fault lasted. Each wait here has
+its limit (api/db.py sets them from the settings); one that passes it raises `DatabaseTimeout`,
+which the app answers as 503 like any other unavailable database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import asyncpg
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.exceptions import OperationalError
+
+ACQUIRE_TIMEOUT = "acquire_timeout"
+"""The credential naming the limit, in seconds; the clients take it out of what they pass on."""
+
+
+class DatabaseTimeout(OperationalError):
+    """No connection (or, on SQLite, no turn on the connection) within the limit."""
+
+
+class _TimedPool(asyncpg.Pool):  # type: ignore[misc]
+    """Every acquire has a limit; a release waits at most as long (asyncpg's default), so a
+    connection whose query timed out on a frozen server is dropped, not waited for."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+class TimedAsyncpgClient(AsyncpgDBClient):
+    def __init__(self, **kwargs: Any) -> None:
+        self._acquire_timeout = float(kwargs.pop(ACQUIRE_TIMEOUT))
+        super().__init__(**kwargs)
+
+    async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
+        # asyncpg.create_pool's own defaults, with the pool class it has no parameter for.
+        options = {
+            "max_queries": 50_000,
+            "max_inactive_connection_lifetime": 300.0,
+            "record_class": asyncpg.Record,
+            **kwargs,
+        }
+        try:
+            return await _TimedPool(None, acquire_timeout=self._acquire_timeout, **options)
+        except TimeoutError:
+            raise DatabaseTimeout("no database connection within the limit") from None
+
+
+class _TimedLock(asyncio.Lock):
+    """An asyncio.Lock whose acquire gives up after `timeout` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    async def acquire(self) -> Literal[True]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await super().acquire()
+        except TimeoutError:
+            raise DatabaseTimeout("the database stayed busy past the limit") from None
+
+
+class TimedSqliteClient(SqliteClient):
+    """One connection, one statement at a time (SQLite's way): while a statement waits for an
+    outside writer (the busy timeout), every other request waits for its turn. Those waits end
+    at the limit too, so all of them are answered, not only the one at the front."""
+
+    def __init__(self, file_path: str, **kwargs: Any) -> None:
+        timeout = float(kwargs.pop(ACQUIRE_TIMEOUT))
+        super().__init__(file_path, **kwargs)
+        self._lock = _TimedLock(timeout)
+
+
+def get_client_class(db_info: dict[str, Any]) -> type[Any]:
+    """This module is a Tortoise engine too (`"engine": "api.db_clients"`, api/db.py)."""
+    return TimedSqliteClient if "file_path" in db_info["credentials"] else TimedAsyncpgClient
