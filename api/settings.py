@@ -1,4 +1,4 @@
-"""Configuration from the environment. Every setting has a safe default; see README."""
+"""Configuration from the environment. Every setting has a safe default; see docs/operations.md."""
 
 from __future__ import annotations
 
