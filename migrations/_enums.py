@@ -52,3 +52,9 @@ class KeyPurpose0008(StrEnum):
     DATA = "data"
     BLIND_INDEX = "blind_index"
     AUDIT = "audit"
+
+
+class SessionStage0012(StrEnum):
+    MFA = "mfa"
+    ACTIVE = "active"
+    PASSWORD = "password"  # noqa: S105 (a stage name)
