@@ -1,4 +1,5 @@
-"""`phigate`: serve, migrate, seed demo data, print the policy, seal and verify the audit trail."""
+"""`phigate`: serve, migrate, seed demo data, print the policy, seal and verify the audit trail,
+manage accounts and organizations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from api import cli_audit, cli_backup, cli_clients, cli_keys, db
+from api import cli_audit, cli_backup, cli_clients, cli_keys, cli_organizations, cli_users, db
 from api.demo import DemoLogin, seed_demo
 from api.docs import policy_document, stale, write
 from api.keys import key_provider
@@ -129,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_backup.add_parser(sub)
     cli_clients.add_parser(sub)
     cli_audit.add_parser(sub)
+    cli_users.add_parser(sub)
+    cli_organizations.add_parser(sub)
     return parser
 
 
@@ -159,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_clients.run(settings, args)
         elif args.command == "audit":
             return cli_audit.run(settings, args)
+        elif args.command == "users":
+            return cli_users.run(settings, args)
+        elif args.command == "organizations":
+            return cli_organizations.run(settings, args)
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -60,6 +60,27 @@ class OAuthEvent(StrEnum):
     CLIENT_REVOKED = "CLIENT_REVOKED"
 
 
+class AdminEvent(StrEnum):
+    """Account, organization, care-team and proxy changes. The actor is who made the change
+    (an admin, a patient, front desk, or `cli:<os user>`); `detail` names the target by its
+    public id (and a patient target is in the `patient` column too)."""
+
+    USER_CREATED = "USER_CREATED"
+    ROLE_CHANGED = "ROLE_CHANGED"
+    USER_DISABLED = "USER_DISABLED"
+    USER_ENABLED = "USER_ENABLED"
+    MFA_RESET = "MFA_RESET"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (an event name)
+    PASSWORD_REJECTED = "PASSWORD_REJECTED"  # noqa: S105 (an event name)
+    SESSIONS_ENDED = "SESSIONS_ENDED"
+    NETWORKS_CHANGED = "NETWORKS_CHANGED"
+    ORGANIZATION_CREATED = "ORGANIZATION_CREATED"
+    CARE_TEAM_ASSIGNED = "CARE_TEAM_ASSIGNED"
+    CARE_TEAM_REMOVED = "CARE_TEAM_REMOVED"
+    PROXY_GRANTED = "PROXY_GRANTED"
+    PROXY_REVOKED = "PROXY_REVOKED"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who an event is about. Unknown usernames are not recorded: they may be mistyped secrets."""
@@ -69,7 +90,7 @@ class Actor:
 
 
 async def record_event(
-    event: AuthEvent | OAuthEvent | OpsEvent,
+    event: AuthEvent | OAuthEvent | OpsEvent | AdminEvent,
     actor: Actor,
     *,
     at: datetime,

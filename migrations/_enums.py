@@ -59,3 +59,9 @@ class ClientAuthMethod0010(StrEnum):
     SECRET_POST = "client_secret_post"  # noqa: S105 (a method name)
     PRIVATE_KEY_JWT = "private_key_jwt"
     NONE = "none"
+
+
+class SessionStage0012(StrEnum):
+    MFA = "mfa"
+    ACTIVE = "active"
+    PASSWORD = "password"  # noqa: S105 (a stage name)

@@ -16,6 +16,9 @@ class SessionStage(StrEnum):
     MFA = "mfa"
     """Password accepted, second factor outstanding: grants nothing but /auth/mfa."""
     ACTIVE = "active"
+    PASSWORD = "password"  # noqa: S105 (a stage name)
+    """Password accepted but it is a one-time initial password: grants nothing but
+    /auth/password, where a new one is chosen before the second factor."""
 
 
 class AuthSession(PublicModel):

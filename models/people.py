@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from tortoise import fields
@@ -33,6 +34,9 @@ class User(PublicModel):
         "phigate.Organization", related_name="users", null=True, on_delete=fields.RESTRICT
     )
     is_active = fields.BooleanField(default=True)
+    """False once disabled: the account and its history stay, it can no longer sign in."""
+    must_change_password = fields.BooleanField(default=False)
+    """Set on a one-time initial password: the next login must choose a new one first."""
     totp_secret = SecretField(null=True)
     totp_confirmed = fields.BooleanField(default=False)
     totp_last_step = fields.BigIntField(null=True)
@@ -107,6 +111,10 @@ class CareTeamAssignment(Model):
         unique_together = (("user", "patient"),)
 
 
+NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
+"""The expiry of a proxy grant that lasts until revoked: row access compares expiries only."""
+
+
 class ProxyGrant(PublicModel):
     """A patient authorises another account (parent, caregiver) to see part of their record."""
 
@@ -119,8 +127,16 @@ class ProxyGrant(PublicModel):
     )
     scope = fields.CharEnumField(ProxyScope, max_length=20)
     expires_at = fields.DatetimeField()
+    """Far in the future (NO_EXPIRY) for a grant that lasts until it is revoked."""
     revoked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    granted_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "phigate.User", related_name="proxy_grants_recorded", null=True, on_delete=fields.RESTRICT
+    )
+    """Who recorded the grant: the patient, or staff acting on the patient's request in person."""
+    reason = SealedField(null=True)
+    """Why staff recorded it for the patient: free text that may name clinical facts, so sealed
+    and read through `@phi` like a break-glass reason. Null when the patient granted it."""
 
     class Meta:
         table = "proxy_grant"

@@ -126,6 +126,15 @@ class AccessLog(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PatientRef:
+    """A patient by identifiers only: what an administrative act needs, no PHI."""
+
+    pk: int
+    public_id: str
+    organization_pk: int
+
+
 Transform = Callable[[str, date], str | None]
 """A de-identifying view of a plaintext value, given the report date."""
 
@@ -192,6 +201,24 @@ class Access:
         if found is None:
             raise NotFound()
         return found
+
+    async def care_team_patient(self, coordinate: str, value: str) -> PatientRef:
+        """The patient whose field `coordinate` equals `value`, for an admin assigning a care
+        team: found by blind index alone, anywhere in the hospital, and handed back as
+        identifiers only. Nothing is opened, so the admin (whose policy denies every PHI
+        category) learns no value beyond the one they typed."""
+        self.require(Capability.MANAGE_CARE_TEAMS)
+        searchable = SEARCHABLE[coordinate]
+        index = blind_index(self._keyring, searchable.kind, value)
+        found = (
+            await Patient.filter(**{searchable.column: index})
+            .limit(1)
+            .values_list("id", "public_id", "organization_id")
+        )
+        if not found:
+            raise NotFound()
+        pk, public_id, organization_pk = found[0]
+        return PatientRef(pk, public_id, organization_pk)
 
     def seal(self, row: Any, **values: str | None) -> None:
         """Seals what a caller states into a row (`row.seal`), under the current data key."""

@@ -143,6 +143,16 @@ CAPABILITIES: Mapping[Capability, CapabilityRule] = complete(
         Capability.ACCESS_LOG: CapabilityRule(frozenset({Role.PATIENT})),
         # Emergency access to a patient outside one's care team (break-glass).
         Capability.BREAK_GLASS: CapabilityRule(frozenset({Role.PHYSICIAN}), people_only=True),
+        # Administration: a signed-in admin only, never an OAuth2 token acting for one. None of
+        # these reads PHI (the admin's policy row denies every category, and ROW_SCOPE is NONE).
+        Capability.MANAGE_USERS: CapabilityRule(frozenset({Role.ADMIN}), people_only=True),
+        Capability.MANAGE_ORGANIZATIONS: CapabilityRule(frozenset({Role.ADMIN}), people_only=True),
+        Capability.MANAGE_CARE_TEAMS: CapabilityRule(frozenset({Role.ADMIN}), people_only=True),
+        Capability.MANAGE_CLIENTS: CapabilityRule(frozenset({Role.ADMIN}), people_only=True),
+        # Release of PHI to someone the patient authorises: the patient's own act...
+        Capability.OWN_PROXIES: CapabilityRule(frozenset({Role.PATIENT}), people_only=True),
+        # ...or recorded by registration staff when the patient asks in person.
+        Capability.RECORD_PROXY: CapabilityRule(frozenset({Role.FRONT_DESK}), people_only=True),
     },
     Capability,
 )

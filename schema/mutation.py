@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from resolvers import break_glass
-from schema import audit_types
+from resolvers import admin, break_glass, proxies
+from schema import admin_types, audit_types
+from schema.admin_types import ProxyScopeEnum
 from schema.invariants import rows
+from schema.phi import PhiRole
 
 
 @strawberry.type
@@ -30,3 +33,135 @@ class Mutation:
     @strawberry.mutation(description="Ends your own emergency grant early.")
     async def close_emergency_access(self, info: Info[Any, None], grant_id: strawberry.ID) -> bool:
         return await break_glass.close_emergency_access(info.context, grant_id)
+
+    # Administration: admins only (a capability each), never reading PHI.
+
+    @strawberry.mutation(
+        description=(
+            "Creates an account with a one-time initial password, changed at first login. "
+            "Usernames are never reused."
+        )
+    )
+    async def create_account(
+        self,
+        info: Info[Any, None],
+        username: str,
+        role: PhiRole,  # type: ignore[valid-type]
+        organization: strawberry.ID | None = None,
+    ) -> admin_types.CreatedAccount:
+        return await admin.create_account(info.context, username, role, organization)
+
+    @strawberry.mutation(description="Changes an account's role; its sessions end. Not your own.")
+    async def set_account_role(
+        self,
+        info: Info[Any, None],
+        account: strawberry.ID,
+        role: PhiRole,  # type: ignore[valid-type]
+    ) -> admin_types.Account:
+        return await admin.set_role(info.context, account, role)
+
+    @strawberry.mutation(description="Disables an account (kept, with its history); sessions end.")
+    async def disable_account(
+        self, info: Info[Any, None], account: strawberry.ID
+    ) -> admin_types.Account:
+        return await admin.disable(info.context, account)
+
+    @strawberry.mutation(description="Enables a disabled account. Not your own.")
+    async def enable_account(
+        self, info: Info[Any, None], account: strawberry.ID
+    ) -> admin_types.Account:
+        return await admin.enable(info.context, account)
+
+    @strawberry.mutation(description="Forgets the authenticator; the next login enrols one.")
+    async def reset_account_mfa(
+        self, info: Info[Any, None], account: strawberry.ID
+    ) -> admin_types.Account:
+        return await admin.reset_mfa(info.context, account)
+
+    @strawberry.mutation(description="Ends every session, device and token of the account.")
+    async def logout_account(
+        self, info: Info[Any, None], account: strawberry.ID
+    ) -> admin_types.Account:
+        return await admin.logout(info.context, account)
+
+    @strawberry.mutation(description="CIDRs the account may connect from; empty: no extra limit.")
+    async def set_account_networks(
+        self, info: Info[Any, None], account: strawberry.ID, networks: list[str]
+    ) -> admin_types.Account:
+        return await admin.set_networks(info.context, account, networks)
+
+    @strawberry.mutation(description="Creates an organization.")
+    async def create_organization(
+        self, info: Info[Any, None], name: str
+    ) -> admin_types.Organization:
+        return await admin.create_organization(info.context, name)
+
+    @strawberry.mutation(
+        description=(
+            "Puts a physician or nurse on a patient's care team, the patient found by MRN "
+            "(blind index; no PHI is returned, only public ids)."
+        )
+    )
+    async def assign_care_team(
+        self, info: Info[Any, None], clinician: strawberry.ID, mrn: str
+    ) -> admin_types.CareTeamAssignment:
+        return await admin.assign_care_team(info.context, clinician, mrn)
+
+    @strawberry.mutation(
+        description="Ends an assignment: the patient leaves the clinician's rows at once."
+    )
+    async def end_care_team_assignment(
+        self, info: Info[Any, None], clinician: strawberry.ID, patient: strawberry.ID
+    ) -> bool:
+        return await admin.end_care_team(info.context, clinician, patient)
+
+    @strawberry.mutation(description="Registers an OAuth2 client; its secret is shown once.")
+    async def create_oauth_client(
+        self, info: Info[Any, None], registration: admin_types.ClientRegistration
+    ) -> admin_types.CreatedClient:
+        return await admin.create_oauth_client(info.context, registration)
+
+    @strawberry.mutation(description="Revokes a client and every token it holds.")
+    async def revoke_oauth_client(self, info: Info[Any, None], client: strawberry.ID) -> bool:
+        return await admin.revoke_oauth_client(info.context, client)
+
+    # Proxy grants: a patient for their own record; front desk for a patient in person.
+
+    @strawberry.mutation(
+        description=(
+            "Patients: lets another patient portal account (a parent, a caregiver) see part of "
+            "your record. No expiry: until you revoke it."
+        ),
+        metadata=rows("the caller's own record"),
+    )
+    async def grant_proxy_access(
+        self,
+        info: Info[Any, None],
+        username: str,
+        scope: ProxyScopeEnum,  # type: ignore[valid-type]
+        expires_at: datetime | None = None,
+    ) -> admin_types.ProxyGrant:
+        return await proxies.grant_proxy(info.context, username, scope, expires_at)
+
+    @strawberry.mutation(description="Patients: revokes one of your proxy grants.")
+    async def revoke_proxy_access(self, info: Info[Any, None], grant: strawberry.ID) -> bool:
+        return await proxies.revoke_proxy(info.context, grant)
+
+    @strawberry.mutation(
+        description=(
+            "Front desk: records a proxy grant a patient asked for in person, stating why."
+        ),
+        metadata=rows("the caller's row access"),
+    )
+    async def record_proxy_grant(
+        self,
+        info: Info[Any, None],
+        patient: strawberry.ID,
+        username: str,
+        scope: ProxyScopeEnum,  # type: ignore[valid-type]
+        reason: str,
+        expires_at: datetime | None = None,
+    ) -> admin_types.ProxyGrant:
+        return await proxies.record_proxy(
+            info.context, patient, username, scope, expires_at, reason
+        )

@@ -7,10 +7,12 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from resolvers import admin, proxies
 from resolvers import audit as audit_resolvers
 from resolvers import patients as patient_resolvers
-from schema import audit_types, types
+from schema import admin_types, audit_types, types
 from schema.invariants import rows
+from schema.phi import PhiRole
 from schema.report import Report, open_report
 
 
@@ -77,3 +79,41 @@ class Query:
         after: str | None = None,
     ) -> audit_types.BreakGlassGrantConnection:
         return await audit_resolvers.break_glass_grants(info.context, open, first, after)
+
+    # Administration (admins: no PHI, identifiers only) and a patient's proxy grants.
+
+    @strawberry.field(description="Admins: accounts, newest first, 100 at most per page.")
+    async def accounts(
+        self,
+        info: Info[Any, None],
+        role: PhiRole | None = None,  # type: ignore[valid-type]
+        active: bool | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> admin_types.AccountConnection:
+        return await admin.list_accounts(info.context, role, active, first, after)
+
+    @strawberry.field(description="Admins: one account by public id.")
+    async def account(self, info: Info[Any, None], id: strawberry.ID) -> admin_types.Account:
+        return await admin.one_account(info.context, id)
+
+    @strawberry.field(description="Admins: every organization.")
+    async def organizations(self, info: Info[Any, None]) -> list[admin_types.Organization]:
+        return await admin.list_organizations(info.context)
+
+    @strawberry.field(description="Admins: a clinician's current care-team patients, by id.")
+    async def care_team(
+        self, info: Info[Any, None], clinician: strawberry.ID
+    ) -> list[admin_types.CareTeamAssignment]:
+        return await admin.care_team(info.context, clinician)
+
+    @strawberry.field(description="Admins: OAuth2 clients (secrets are never shown again).")
+    async def oauth_clients(self, info: Info[Any, None]) -> list[admin_types.OAuthClient]:
+        return await admin.oauth_clients(info.context)
+
+    @strawberry.field(
+        description="Patients: who you let act for you, newest first, revoked ones too.",
+        metadata=rows("the caller's own record"),
+    )
+    async def my_proxy_grants(self, info: Info[Any, None]) -> list[admin_types.ProxyGrant]:
+        return await proxies.my_proxy_grants(info.context)

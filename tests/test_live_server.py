@@ -162,3 +162,36 @@ def test_access_log_has_no_query_strings(env: dict[str, str], tmp_path: Path) ->
         assert http.get("/graphql", params={"query": query}).status_code == 401
     assert re.search(r"phigate\.access GET /graphql 401 [\d.]+ms request_id=\w+", server.output)
     assert secret not in server.output
+
+
+@pytest.mark.parametrize("command", ["logout", "disable"])
+def test_cli_logout_and_disable_stop_sessions_on_another_worker(
+    env: dict[str, str], tmp_path: Path, oathtool: str, command: str
+) -> None:
+    run_env = {**env, "PATH": "/usr/bin:/bin", "PHIGATE_DATA_DIR": str(tmp_path)}
+    seeded = subprocess.run(
+        [sys.executable, "-m", "api.cli", "demo", "--patients", "4"],
+        env=run_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    password = re.search(r"dr\.grey\s+physician\s+(\S+)", seeded.stdout)
+    assert password is not None
+    with (
+        live_server(env, tmp_path) as first,
+        live_server(env, tmp_path) as second,
+        first.client() as a,
+        second.client() as b,
+    ):
+        step = a.post("/auth/login", json={"username": "dr.grey", "password": password[1]}).json()
+        enrolment = a.post("/auth/mfa/enrol", json={"mfa_token": step["mfa_token"]}).json()
+        code = totp_code(oathtool, secret_of(enrolment["otpauth_uri"]), datetime.now(UTC))
+        done = a.post("/auth/mfa", json={"mfa_token": step["mfa_token"], "code": code}).json()
+        auth = {"authorization": f"Bearer {done['token']}"}
+        query = {"query": "{ patients(first: 100) { totalCount } }"}
+        assert b.post("/graphql", json=query, headers=auth).status_code == 200
+        changed = subprocess.run(
+            [sys.executable, "-m", "api.cli", "users", command, "dr.grey"],
+            env=run_env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert changed.returncode == 0, changed.stderr
+        assert a.post("/graphql", json=query, headers=auth).status_code == 401
+        assert b.post("/graphql", json=query, headers=auth).status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -11,11 +13,17 @@ _DUMMY = _hasher.hash("phigate-no-such-account")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher.hash(_nfkc(password))
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _DUMMY, _nfkc(password)) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _nfkc(password: str) -> str:
+    # NIST SP 800-63B: one passphrase typed with composed or decomposed characters is one
+    # password. ASCII passwords are unchanged.
+    return unicodedata.normalize("NFKC", password)

@@ -12,7 +12,10 @@ from starlette.routing import Route
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from api.admin.acting import Acting
+from api.admin.passwords import change_password
 from api.auth import AuthRejected, client_ip
+from api.auth.password_policy import PasswordRejected
 from api.auth.passwords import hash_password, verify_password
 from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, bearer_token, network_allowed
 from api.auth.throttle import Limits, Throttled, Throttles
@@ -59,6 +62,9 @@ MAX_LENGTH = {
     "recovery_code": 32,
     "device_id": 40,
     "pin": 64,
+    "password_token": 64,
+    "current_password": 1024,
+    "new_password": 1024,
 }
 
 
@@ -99,6 +105,7 @@ class AuthRoutes:
             ("/auth/session", self.session, ["GET"]),
             ("/auth/devices", self.register_device, ["POST"]),
             ("/auth/unlock", self.unlock, ["POST"]),
+            ("/auth/password", self.change_password, ["POST"]),
         ]
         return [Route(path, _guarded(fn), methods=methods) for path, fn, methods in endpoints]
 
@@ -129,11 +136,48 @@ class AuthRoutes:
             return _error("network_not_allowed", 403)
         await self._audit(request, AuthEvent.LOGIN_OK, actor_of(user))
         await self.throttles.clear(user_key)
+        if user.must_change_password:
+            # A one-time initial password opens nothing but the choice of a new one.
+            pending = await self.sessions.start(user, SessionStage.PASSWORD, ip)
+            return JSONResponse({"password_change": "required", "password_token": pending.token})
+        return await self._second_factor(user, ip)
+
+    async def _second_factor(self, user: User, ip: str | None) -> Response:
         if not user.totp_confirmed and user.role in _MFA_OPTIONAL:
             return self._active(await self.sessions.start(user, SessionStage.ACTIVE, ip))
         pending = await self.sessions.start(user, SessionStage.MFA, ip)
         step = "verify" if user.totp_confirmed else "enrol"
         return JSONResponse({"mfa": step, "mfa_token": pending.token})
+
+    async def change_password(self, request: Request) -> Response:
+        """A new password: after a one-time initial one (`password_token` from /auth/login;
+        the second factor follows), or from a signed-in session (every other session ends).
+        The current password is asked for either way."""
+        body = _body(request, "current_password", "new_password")
+        forced = isinstance(body.get("password_token"), str)
+        if forced:
+            session = await self.sessions.find(body["password_token"], SessionStage.PASSWORD)
+            user = session.user
+        else:
+            session, user = await self._current(request)
+        key = f"user:{digest(user.username.lower())}"
+        await self.throttles.check({key: self.user_limits})
+        if not verify_password(user.password_hash, body["current_password"]):
+            await self._audit(request, AuthEvent.LOGIN_FAILED, actor_of(user))
+            if await self.throttles.failure(key, self.user_limits):
+                await self._audit(request, AuthEvent.LOCKOUT, actor_of(user))
+            return _error("invalid_credentials", 401)
+        acting = Acting(actor_of(user), request.state.request_id, client_ip(request), user.id)
+        try:
+            await change_password(
+                acting, user, body["new_password"], self.clock, keep=None if forced else session.id
+            )
+        except PasswordRejected as exc:
+            return _error("password_rejected", 400, message=str(exc))
+        await self.throttles.clear(key)
+        if forced:
+            return await self._second_factor(user, client_ip(request))
+        return Response(status_code=204)
 
     async def enrol(self, request: Request) -> Response:
         body = _body(request, "mfa_token")

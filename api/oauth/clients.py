@@ -22,7 +22,7 @@ from api.auth.tokens import digest, new_token
 from api.clock import Clock
 from api.networks import parse_networks
 from api.oauth.store import SECRET_METHODS, client_actor
-from audit.events import OAuthEvent, record_event
+from audit.events import Actor, OAuthEvent, record_event
 from models import AccessToken, ClientAuthMethod, OAuthClient, Organization, TokenFamily
 from permissions.roles import Role
 from permissions.scopes import ALL_SCOPES
@@ -117,7 +117,10 @@ MAX_NAME = 200
 """The `oauth_client.name` column's length."""
 
 
-async def create_client(registration: Registration, clock: Clock) -> Created:
+async def create_client(
+    registration: Registration, clock: Clock, actor: Actor | None = None
+) -> Created:
+    """`actor`: the admin registering it over GraphQL; the command line records the client."""
     if not 1 <= len(registration.name) <= MAX_NAME:
         raise ClientError(f"name must be 1 to {MAX_NAME} characters")
     unknown = set(registration.scopes) - set(ALL_SCOPES)
@@ -149,7 +152,7 @@ async def create_client(registration: Registration, clock: Clock) -> Created:
             created_at=clock.now(),
         )
         await record_event(
-            OAuthEvent.CLIENT_CREATED, client_actor(client), at=clock.now(),
+            OAuthEvent.CLIENT_CREATED, actor or client_actor(client), at=clock.now(),
             request_id=_audit_id(), ip=None, client=client.public_id,
         )  # fmt: skip
     return Created(client, secret)
@@ -159,7 +162,7 @@ async def list_clients() -> list[OAuthClient]:
     return await OAuthClient.all().order_by("id").select_related("organization")
 
 
-async def revoke_client(client_id: str, clock: Clock) -> bool:
+async def revoke_client(client_id: str, clock: Clock, actor: Actor | None = None) -> bool:
     """Revoke a client and every token it holds; False if there is no such live client."""
     client = await OAuthClient.get_or_none(public_id=client_id, revoked_at__isnull=True)
     if client is None:
@@ -167,8 +170,8 @@ async def revoke_client(client_id: str, clock: Clock) -> bool:
     now = clock.now()
     async with in_transaction():
         await record_event(
-            OAuthEvent.CLIENT_REVOKED, client_actor(client), at=now, request_id=_audit_id(),
-            ip=None, client=client.public_id,
+            OAuthEvent.CLIENT_REVOKED, actor or client_actor(client), at=now,
+            request_id=_audit_id(), ip=None, client=client.public_id,
         )  # fmt: skip
         await OAuthClient.filter(id=client.id).update(revoked_at=now)
         await TokenFamily.filter(client_id=client.id, revoked_at__isnull=True).update(
