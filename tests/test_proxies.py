@@ -8,7 +8,7 @@ import httpx
 from tests.helpers import gql
 from tests.world import OWN, World
 
-READ = "query($p: ID!) { patient(id: $p) { mrn } }"
+READ = "query($p: ID!) { patient(id: $p) { familyName } }"
 GRANT = 'mutation { grantProxyAccess(username: "parent", scope: DEMOGRAPHICS) { id active } }'
 
 
@@ -19,10 +19,10 @@ async def test_grant_list_revoke_and_access_log(client: httpx.AsyncClient, world
     granted = (await gql(client, GRANT, as_user="alice")).json()
     grant_id = granted["data"]["grantProxyAccess"]["id"]
     seen = (await gql(client, READ, {"p": own}, as_user="parent")).json()
-    assert seen["data"]["patient"]["mrn"] == OWN["mrn"]
+    assert seen["data"]["patient"]["familyName"] == OWN["family_name"]
     log = (await gql(client, "{ myAccessLog { edges { node { role fields } } } }",
                      as_user="alice")).json()  # fmt: skip
-    assert any("Patient.mrn" in e["node"]["fields"] for e in log["data"]["myAccessLog"]["edges"])
+    assert any("Patient.familyName" in e["node"]["fields"] for e in log["data"]["myAccessLog"]["edges"])
     listed = (await gql(client, "{ myProxyGrants { id granteeUsername scope } }",
                         as_user="alice")).json()  # fmt: skip
     assert listed["data"]["myProxyGrants"][0]["granteeUsername"] == "parent"
