@@ -35,11 +35,10 @@ def _print_logins(logins: Sequence[DemoLogin]) -> None:
 
 
 def policy_document() -> str:
-    overrides = [
-        (f"{f.type_name}.{f.field_name}", f.category, f.overrides)
-        for f in phi_fields(build_schema())
-    ]
-    return policy_markdown(overrides)
+    fields = phi_fields(build_schema())
+    overrides = [(f.coordinate, f.category, f.overrides) for f in fields]
+    writes = [(f.coordinate, f.category, f.write_overrides) for f in fields]
+    return policy_markdown(overrides, writes)
 
 
 APP = "api.main:app_from_env"
