@@ -325,3 +325,15 @@ async def test_write_and_audit_are_one_transaction(client: httpx.AsyncClient, wo
     assert not await PatientRevision.exists()
     served = await update(client, own, 1, {"phone": "217-555-0166"}, "desk")
     assert served.json()["data"]["updatePatient"]["version"] == 2
+
+
+async def test_a_patient_sees_who_changed_their_record(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    own = world.patients["own"]
+    assert "errors" not in (await update(client, own, 1, {"city": "Shelbyville"}, "desk")).json()
+    log = await gql(
+        client, "{ myAccessLog { edges { node { action role fields } } } }", as_user="alice"
+    )
+    actions = [edge["node"] for edge in log.json()["data"]["myAccessLog"]["edges"]]
+    assert {"action": "UPDATE", "role": "front_desk", "fields": ["Patient.city"]} in actions
