@@ -20,8 +20,10 @@ from schema.inventory import phi_fields
 
 
 def policy_document() -> str:
-    overrides = [(f.coordinate, f.category, f.overrides) for f in phi_fields(build_schema())]
-    return policy_markdown(overrides)
+    fields = phi_fields(build_schema())
+    overrides = [(f.coordinate, f.category, f.overrides) for f in fields]
+    writes = [(f.coordinate, f.category, f.write_overrides) for f in fields]
+    return policy_markdown(overrides, writes)
 
 
 TABLES: Mapping[str, Callable[[], str]] = MappingProxyType(

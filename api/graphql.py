@@ -53,7 +53,10 @@ class _View(GraphQL[RequestContext, None]):
     ) -> RequestContext:
         state = request.app.state
         principal = request.state.principal
-        return RequestContext.create(principal, state.keyring, self._plans, state.safeguards)
+        key = request.headers.get("idempotency-key")
+        return RequestContext.create(
+            principal, state.keyring, self._plans, state.safeguards, idempotency_key=key
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -4,8 +4,10 @@ Which rows are safe to seal: ids come from a sequence, so with concurrent writer
 insert could commit after a row with a higher id. The sealer therefore seals only a prefix of
 the unsealed rows (in id order) whose `recorded_at` (the database's clock at insert) is older
 than the settle window: a row with a lower id that is still uncommitted would need an insert
-statement open for longer than that window. Audit writes are single autocommit statements,
-so this does not happen; if it ever did, `audit verify` would name that row as inserted.
+statement open for longer than that window. Read records are single autocommit statements; a
+write's record commits with its write (audit/writes.py), a transaction of a few statements,
+far shorter than the window. If one ever were not, `audit verify` would name that row as
+inserted.
 
 Two sealers never append the same batch: the batch number is unique, and on PostgreSQL a
 transaction-scoped advisory lock lets one worker seal at a time.

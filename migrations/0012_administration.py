@@ -6,7 +6,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0010_public_clients')]
+    dependencies = [('phigate', '0011_writes')]
 
     initial = False
 

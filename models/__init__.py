@@ -4,6 +4,7 @@ from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
+from models.idempotency import IdempotencyKey
 from models.keys import DataKey, KeyPurpose
 from models.oauth import (
     AccessToken,
@@ -16,6 +17,7 @@ from models.oauth import (
     TokenFamily,
 )
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
+from models.revisions import PatientRevision
 
 __all__ = [
     "AccessToken",
@@ -34,11 +36,13 @@ __all__ = [
     "Encounter",
     "EncounterKind",
     "ExportWindow",
+    "IdempotencyKey",
     "KeyPurpose",
     "OAuthClient",
     "Observation",
     "Organization",
     "Patient",
+    "PatientRevision",
     "ProxyGrant",
     "RecoveryCode",
     "RefreshToken",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -72,6 +73,8 @@ class Patient(PublicModel):
     street = SealedField(null=True)
     city = SealedField(null=True)
     zip = SealedField(null=True)
+    version = fields.IntField(default=1)
+    """Raised by every change: an update names the version it read (optimistic concurrency)."""
     created_at = fields.DatetimeField(auto_now_add=True)
 
     _INDEXED: ClassVar[dict[str, IndexKind]] = {
@@ -82,15 +85,26 @@ class Patient(PublicModel):
 
     class Meta:
         table = "patient"
+        # MRNs are unique per organization; the blind index is what can be compared.
+        unique_together = (("organization", "mrn_index"),)
 
-    def seal_identity(self, keyring: Keyring, **plaintext: str | None) -> None:
+    def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Seal values and keep the blind index of each looked-up column in step with them."""
-        self.seal(keyring, **plaintext)
+        super().seal(keyring, **plaintext)
         for column, kind in self._INDEXED.items():
             if column in plaintext:
                 value = plaintext[column]
                 index = None if value is None else blind_index(keyring, kind, value)
                 setattr(self, f"{column}_index", index)
+
+    @classmethod
+    def with_indexes(cls, columns: Iterable[str]) -> list[str]:
+        """The columns, and the blind index kept beside each looked-up one."""
+        named = list(columns)
+        return named + [f"{column}_index" for column in named if column in cls._INDEXED]
+
+    def seal_identity(self, keyring: Keyring, **plaintext: str | None) -> None:
+        self.seal(keyring, **plaintext)
 
 
 class CareTeamAssignment(Model):

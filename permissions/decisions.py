@@ -11,15 +11,20 @@ aggregate or act on a capability, and it applies the same `FieldPlan.decide` the
 applies to every field it resolves. It holds the request's keyring, privately: values are
 opened or indexed only after a decision, here or by the object pass's session it hands
 `opener()` to.
+
+Writes are decided here too: `authorize` decides every field of one input against the same
+plans (all or nothing: one field the caller may not write refuses the whole input, and the
+refusal is recorded), and `commit` runs the write with its audit records in one transaction
+(audit/writes.py), handing the work a `Sealer`: only an authorized write seals values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tortoise.queryset import QuerySet
 
@@ -33,11 +38,11 @@ from permissions import report_pages
 from permissions.deidentify import SAFE_HARBOR, report_date, reported_age
 from permissions.errors import Forbidden, NotFound, PhiUnavailable
 from permissions.masks import MASKS
-from permissions.policy import CAPABILITIES, POLICY
+from permissions.policy import CAPABILITIES, POLICY, WRITE_POLICY
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import ReportCategories, ReportRule, report_rule
-from permissions.roles import Capability, Category, Decision, Role
+from permissions.roles import Capability, Category, Decision, Purpose, Role
 from permissions.rows import RowAccess, Subject
 
 Categories = frozenset[Category] | None
@@ -67,18 +72,49 @@ class FieldPlan:
     decisions: Mapping[Role, Decision]
     mask: Callable[[str], str] | None
     deidentify: Callable[[str], str | None]
+    writes: Mapping[Role, Decision] | None = None
+    """Who may set or change the field (ALLOW or DENY); None: no input writes it (history)."""
 
     @classmethod
     def compile(
-        cls, category: Category, allow: Iterable[Role] = (), mask: Iterable[Role] = ()
+        cls,
+        category: Category,
+        allow: Iterable[Role] = (),
+        mask: Iterable[Role] = (),
+        write: Iterable[Role] | None = None,
     ) -> FieldPlan:
+        """`write`: the roles that may write this one field, instead of its category's."""
         decisions = {role: row[category] for role, row in POLICY.items()}
         decisions.update(dict.fromkeys(allow, Decision.ALLOW))
         decisions.update(dict.fromkeys(mask, Decision.MASK))
         masker = MASKS.get(category)
         if masker is None and Decision.MASK in decisions.values():
             raise PolicyError(f"category {category.value} has no mask; use allow or deny")
-        return cls(category, MappingProxyType(decisions), masker, SAFE_HARBOR[category])
+        if write is None:
+            writes = {role: row[category] for role, row in WRITE_POLICY.items()}
+        else:
+            writers = frozenset(write)
+            writes = {r: Decision.ALLOW if r in writers else Decision.DENY for r in WRITE_POLICY}
+        return cls(
+            category,
+            MappingProxyType(decisions),
+            masker,
+            SAFE_HARBOR[category],
+            MappingProxyType(writes),
+        )
+
+    def read_only(self) -> FieldPlan:
+        """The same read decisions for a value no input writes (an earlier version of it)."""
+        return replace(self, writes=None)
+
+    def decide_write(self, principal: Principal, categories: Categories) -> Decision:
+        """Whether the principal may set this field of a subject limited to `categories`.
+        An OAuth2 token writes nothing: no scope grants writes yet."""
+        if self.writes is None or principal.scopes is not None:
+            return Decision.DENY
+        if categories is not None and self.category not in categories:
+            return Decision.DENY
+        return self.writes[principal.role]
 
     def decide(self, principal: Principal, subject: Subject) -> Decision:
         return self.decide_on(principal, subject.categories, subject.report is not None)
@@ -139,19 +175,121 @@ Transform = Callable[[str, date], str | None]
 """A de-identifying view of a plaintext value, given the report date."""
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One mutation's write to one record of one patient, as the caller asked for it."""
+
+    action: str
+    """CREATE, UPDATE or AMEND (audit/writes.py): the audit records' event."""
+    patient_id: str
+    record_id: str
+    """The public id of the record written (the patient's, or a diagnosis'...)."""
+    prefix: str
+    """Where the input is in the request (`updatePatient.input`): the audit records' path."""
+    fields: tuple[tuple[str, str], ...]
+    """(input key, @phi field coordinate it writes) for every field the input holds."""
+    purpose: Purpose | None = None
+
+
+class Authorized:
+    """A change every field of which the caller may write: what `Access.commit` takes."""
+
+    __slots__ = ("change",)
+
+    def __init__(self, change: Change) -> None:
+        self.change = change
+
+
+T = TypeVar("T")
+
+
+class WriteLog(Protocol):
+    """Where writes are recorded (audit/writes.py): a refusal at once, a write in the write's
+    own transaction, so neither exists without the other."""
+
+    async def refused(
+        self, principal: Principal, change: Change, refused: Sequence[tuple[str, str]]
+    ) -> None: ...
+
+    async def commit(
+        self, principal: Principal, change: Change, work: Callable[[Any], Awaitable[T]]
+    ) -> T: ...
+
+
+class Sealer:
+    """What an authorized write seals with: the current data key, row and column binding, and
+    the blind indexes of the row's looked-up columns (`row.seal`)."""
+
+    __slots__ = ("_keyring",)
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    def seal(self, row: Any, **values: str | None) -> None:
+        row.seal(self._keyring, **values)
+
+    def keep(self, revision: Any, row: Any, columns: Iterable[str]) -> None:
+        """Seal the values `columns` hold in `row` into `revision`, under its own binding: the
+        previous values of a change. They are opened here only to be sealed again."""
+        opened = {}
+        for column in columns:
+            value = getattr(row, column)
+            opened[column] = None if value is None else self._keyring.open(value)
+        revision.seal(self._keyring, **opened)
+
+
 class Access:
     """One request's PHI decisions beyond the fields the object pass resolves."""
 
-    __slots__ = ("_keyring", "_log", "_plans", "principal", "rows")
+    __slots__ = ("_keyring", "_log", "_plans", "_writes", "principal", "rows")
 
     def __init__(
-        self, principal: Principal, plans: FieldPlans, keyring: Keyring, log: AccessLog
+        self,
+        principal: Principal,
+        plans: FieldPlans,
+        keyring: Keyring,
+        log: AccessLog,
+        writes: WriteLog | None = None,
     ) -> None:
         self.principal = principal
         self.rows = RowAccess(principal)
         self._plans = plans
         self._keyring = keyring
         self._log = log
+        self._writes = writes
+
+    async def authorize(self, change: Change, categories: Categories) -> Authorized:
+        """All or nothing: FORBIDDEN, naming the first field's input path, if the caller may
+        not write any one field of the change (on a subject limited to `categories`); the
+        refusal of every such field is recorded first."""
+        principal = self.principal
+        refused = [
+            (key, coordinate)
+            for key, coordinate in change.fields
+            if self._plans[coordinate].decide_write(principal, categories) is not Decision.ALLOW
+        ]
+        if refused:
+            await self._write_log().refused(principal, change, refused)
+            path = f"{change.prefix.rpartition('.')[2]}.{refused[0][0]}"
+            error = Forbidden(f"Not permitted to write {path}; nothing was written")
+            error.extensions["field"] = path
+            raise error
+        return Authorized(change)
+
+    async def commit(
+        self, authorized: Authorized, work: Callable[[Sealer, Any], Awaitable[T]]
+    ) -> T:
+        """Run `work` (given a sealer and the transaction's connection) and the change's audit
+        records in one transaction."""
+        sealer = Sealer(self._keyring)
+        return await self._write_log().commit(
+            self.principal, authorized.change, lambda connection: work(sealer, connection)
+        )
+
+    def _write_log(self) -> WriteLog:
+        if self._writes is None:
+            raise PolicyError("this request cannot write")
+        return self._writes
 
     def opener(self) -> Callable[[Sealed], str]:
         """What opens the values the object pass decided on: for its session alone."""

@@ -30,3 +30,8 @@ class Forbidden(PhigateError):
 class PhiUnavailable(PhigateError):
     code = "PHI_UNAVAILABLE"
     default_message = "This value cannot be decrypted right now"
+
+
+class AuditUnavailable(PhigateError):
+    code = "AUDIT_UNAVAILABLE"
+    default_message = "The audit trail could not be written, so no data is returned"

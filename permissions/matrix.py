@@ -11,6 +11,7 @@ from permissions.policy import (
     POLICY,
     PROXY_CATEGORIES,
     ROW_SCOPE,
+    WRITE_POLICY,
     CapabilityRule,
 )
 from permissions.roles import Category, Decision, Role
@@ -19,7 +20,11 @@ from permissions.scopes import SCOPE_CATEGORIES
 _SYMBOL = {Decision.ALLOW: "full", Decision.MASK: "masked", Decision.DENY: "-"}
 
 
-def policy_markdown(overrides: Iterable[tuple[str, Category, dict[Role, Decision]]]) -> str:
+Overrides = Iterable[tuple[str, Category, dict[Role, Decision]]]
+"""(field coordinate, its category, the roles whose decision differs from the column)."""
+
+
+def policy_markdown(overrides: Overrides, write_overrides: Overrides = ()) -> str:
     header = ["role", "patients visible", *(c.value for c in COLUMNS)]
     lines = [
         "| " + " | ".join(header) + " |",
@@ -28,17 +33,43 @@ def policy_markdown(overrides: Iterable[tuple[str, Category, dict[Role, Decision
     for role, row in POLICY.items():
         cells = [f"`{role.value}`", ROW_SCOPE[role].value, *(_SYMBOL[row[c]] for c in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
-    field_lines = [
+    field_lines = _override_lines(overrides, _SYMBOL)
+    if field_lines:
+        lines += ["", "Per-field overrides (`@phi(allow: ..., mask: ...)`):", ""]
+        lines += ["| field | category | override |", "|---|---|---|", *field_lines]
+    return "\n".join(lines) + "\n\n" + write_markdown(write_overrides)
+
+
+_WRITE_SYMBOL = {Decision.ALLOW: "write", Decision.DENY: "-"}
+
+
+def write_markdown(overrides: Overrides) -> str:
+    """Who may set or change each category, and the fields whose writers differ."""
+    header = ["role", *(c.value for c in COLUMNS)]
+    lines = [
+        "Writes (who may set or change a value; an OAuth2 token writes nothing):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for role, row in WRITE_POLICY.items():
+        cells = [f"`{role.value}`", *(_WRITE_SYMBOL[row[c]] for c in COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    field_lines = _override_lines(overrides, _WRITE_SYMBOL)
+    if field_lines:
+        lines += ["", "Per-field write overrides (`@phi(write: ...)`):", ""]
+        lines += ["| field | category | override |", "|---|---|---|", *field_lines]
+    return "\n".join(lines) + "\n"
+
+
+def _override_lines(overrides: Overrides, symbol: dict[Decision, str]) -> list[str]:
+    return [
         f"| `{field}` | {category.value} | "
-        + ", ".join(f"{role.value}: {_SYMBOL[decision]}" for role, decision in changes.items())
+        + ", ".join(f"{role.value}: {symbol[decision]}" for role, decision in changes.items())
         + " |"
         for field, category, changes in overrides
         if changes
     ]
-    if field_lines:
-        lines += ["", "Per-field overrides (`@phi(allow: ..., mask: ...)`):", ""]
-        lines += ["| field | category | override |", "|---|---|---|", *field_lines]
-    return "\n".join(lines) + "\n"
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:

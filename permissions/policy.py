@@ -1,7 +1,9 @@
 """The PHI policy as data: one row per role, one column per category.
 
 `@phi(allow: [...], mask: [...])` on a single field overrides its column for the listed roles.
-The guard compiles this table once per field at schema build; nothing here runs per request.
+The write table says who may set or change a category; `@phi(write: [...])` on a single field
+replaces its column with exactly the roles listed. The guard compiles both tables once per field
+at schema build; nothing here runs per request.
 """
 
 from __future__ import annotations
@@ -36,18 +38,35 @@ _ROWS: dict[Role, tuple[Decision, ...]] = {
 # fmt: on
 
 
-def _build() -> Mapping[Role, Mapping[Category, Decision]]:
-    if set(COLUMNS) != set(Category) or set(_ROWS) != set(Role):
+def _build(rows: dict[Role, tuple[Decision, ...]]) -> Mapping[Role, Mapping[Category, Decision]]:
+    if set(COLUMNS) != set(Category) or set(rows) != set(Role):
         raise RuntimeError("the policy table must cover every role and every category")
     return MappingProxyType(
-        {
-            role: MappingProxyType(dict(zip(COLUMNS, row, strict=True)))
-            for role, row in _ROWS.items()
-        }
+        {role: MappingProxyType(dict(zip(COLUMNS, row, strict=True))) for role, row in rows.items()}
     )
 
 
-POLICY: Mapping[Role, Mapping[Category, Decision]] = _build()
+POLICY: Mapping[Role, Mapping[Category, Decision]] = _build(_ROWS)
+
+W = Decision.ALLOW
+# Who may set or change each category (Decision.ALLOW: write; DENY: not). DATE is written by
+# the front desk (birth dates); the clinical dates name their writers per field, with the
+# record they date (`@phi(write: [...])` in schema/types.py). An OAuth2 token writes nothing.
+# fmt: off
+_WRITES: dict[Role, tuple[Decision, ...]] = {
+    #                 NAME SSN MRN DATE ADDR ZIP PHONE EMAIL DX  LAB NOTE
+    Role.PHYSICIAN:  (D,   D,  D,  D,   D,   D,  D,    D,    W,  D,  W),
+    Role.NURSE:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  W,  W),
+    Role.FRONT_DESK: (W,   W,  W,  W,   W,   W,  W,    W,    D,  D,  D),
+    Role.BILLING:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    Role.PATIENT:    (D,   D,  D,  D,   W,   W,  W,    W,    D,  D,  D),
+    Role.RESEARCHER: (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    Role.AUDITOR:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    Role.ADMIN:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+}
+# fmt: on
+
+WRITE_POLICY: Mapping[Role, Mapping[Category, Decision]] = _build(_WRITES)
 
 
 class RowScope(StrEnum):

@@ -8,6 +8,7 @@ import strawberry
 from tortoise.expressions import Q
 
 from audit.buffer import IDENTIFIED, PHI_ACCESS
+from audit.writes import WRITE_EVENTS
 from models import AuditEvent, BreakGlassGrant, Patient, User
 from permissions.roles import Capability, Decision, Purpose, Role
 from permissions.rows import RowAccess
@@ -58,14 +59,14 @@ async def audit_events(
 async def my_access_log(
     ctx: RequestContext, first: int, after: str | None
 ) -> t.DisclosureConnection:
-    """Who else read identified PHI of the caller's own record. The patient's own reads are
-    not disclosures and are left out; a proxy's reads are, and are listed."""
+    """Who else read identified PHI of the caller's own record, or changed it. The patient's
+    own reads and changes are left out; a proxy's are listed."""
     ctx.access.require(Capability.ACCESS_LOG)
     principal = ctx.principal
     own = await Patient.filter(user_id=principal.user_pk).first() if principal.user_pk else None
     query = AuditEvent.filter(
         patient=own.public_id if own else "",
-        event=PHI_ACCESS,
+        event__in=[PHI_ACCESS, *WRITE_EVENTS],
         decision__in=[d.value for d in IDENTIFIED],
     ).exclude(actor=principal.actor)
     page = await newest_first(query, first, after)
@@ -84,6 +85,7 @@ async def my_access_log(
             username=staff.get(row.actor),
             purpose=Purpose(row.purpose),
             fields=list(dict.fromkeys(field for field, _ in row.accessed())),
+            action=row.event,
         ),
     )
 

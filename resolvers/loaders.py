@@ -10,7 +10,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from models import ClinicalNote, Diagnosis, Encounter, Observation
+from models import ClinicalNote, Diagnosis, Encounter, Observation, PatientRevision
 
 Row = TypeVar("Row", bound=Model)
 
@@ -40,4 +40,7 @@ class Loaders:
     )
     notes: DataLoader[int, list[ClinicalNote]] = field(
         default_factory=lambda: children_of(ClinicalNote)
+    )
+    patient_revisions: DataLoader[int, list[PatientRevision]] = field(
+        default_factory=lambda: children_of(PatientRevision)
     )

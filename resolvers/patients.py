@@ -30,7 +30,7 @@ _CHILD_NODES: dict[str, tuple[type[PublicModel], type[types.Node]]] = {
 }
 
 
-def _patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
+def patient_node(ctx: RequestContext, row: Patient) -> types.Patient:
     return types.Patient(
         id=strawberry.ID(row.public_id), row=row, subject=ctx.access.rows.subject(row)
     )
@@ -42,7 +42,7 @@ async def patient(ctx: RequestContext, public_id: str) -> types.Patient:
     row = await ctx.access.rows.patient(public_id)
     if row is None:
         raise NotFound()
-    return _patient_node(ctx, row)
+    return patient_node(ctx, row)
 
 
 async def node(ctx: RequestContext, public_id: str) -> types.Node:
@@ -90,7 +90,7 @@ async def patients(
         page = page.filter(public_id__gt=_decode_cursor(after))
     rows = await page.limit(first + 1)
     edges = [
-        types.PatientEdge(cursor=_encode_cursor(row.public_id), node=_patient_node(ctx, row))
+        types.PatientEdge(cursor=_encode_cursor(row.public_id), node=patient_node(ctx, row))
         for row in rows[:first]
     ]
     return types.PatientConnection(

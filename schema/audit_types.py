@@ -81,6 +81,9 @@ class Disclosure:
     username: str | None = strawberry.field(description="The staff member's login name.")
     purpose: PurposeOfUse  # type: ignore[valid-type]
     fields: list[str]
+    action: str = strawberry.field(
+        description="PHI_ACCESS for a read; CREATE or UPDATE for a change to the record."
+    )
 
 
 DisclosureConnection = Connection[Disclosure]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from audit.buffer import AuditBuffer
+from audit.writes import AuditedWrites
 from crypto.keyring import Keyring
 from permissions.decisions import Access, FieldPlans
 from permissions.principal import Principal
@@ -21,6 +22,8 @@ class RequestContext:
     """Every PHI decision a resolver needs, and the rows the principal may load."""
     safeguards: Safeguards = DEFAULT_SAFEGUARDS
     loaders: Loaders = field(default_factory=Loaders)
+    idempotency_key: str | None = None
+    """The request's `Idempotency-Key` header: a retried mutation answers its first result."""
 
     @classmethod
     def create(
@@ -29,12 +32,14 @@ class RequestContext:
         keyring: Keyring,
         plans: FieldPlans,
         safeguards: Safeguards = DEFAULT_SAFEGUARDS,
+        idempotency_key: str | None = None,
     ) -> RequestContext:
         audit = AuditBuffer(principal, safeguards.export_budget[principal.role])
-        access = Access(principal, plans, keyring, audit)
+        access = Access(principal, plans, keyring, audit, AuditedWrites())
         return cls(
             principal=principal,
             phi=PhiSession(principal, access.opener, audit),
             access=access,
             safeguards=safeguards,
+            idempotency_key=idempotency_key,
         )

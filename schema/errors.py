@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from permissions.errors import Forbidden, NotFound, PhigateError, PhiUnavailable
+from permissions.errors import AuditUnavailable, Forbidden, NotFound, PhigateError, PhiUnavailable
 
 __all__ = [
-    "AuditUnavailable", "BadInput", "BudgetExceeded", "Forbidden", "NotFound", "PhiUnavailable",
-    "PhigateError",
+    "AuditUnavailable", "BadInput", "BudgetExceeded", "Conflict", "Forbidden", "InvalidField",
+    "NotFound", "PhiUnavailable", "PhigateError",
 ]  # fmt: skip
 
 
@@ -15,9 +15,20 @@ class BadInput(PhigateError):
     default_message = "Invalid input"
 
 
-class AuditUnavailable(PhigateError):
-    code = "AUDIT_UNAVAILABLE"
-    default_message = "The audit trail could not be written, so no data is returned"
+class InvalidField(BadInput):
+    """A value of an input that has not its documented shape: the message names the input
+    path and the reason, never the value (it is PHI)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.extensions["field"] = path
+
+
+class Conflict(PhigateError):
+    code = "CONFLICT"
+    default_message = (
+        "The record changed since the version you read; nothing was written. Read it again"
+    )
 
 
 class BudgetExceeded(PhigateError):

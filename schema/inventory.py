@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import strawberry
 from strawberry.types.base import StrawberryObjectDefinition
 
-from permissions.policy import POLICY
+from permissions.policy import POLICY, WRITE_POLICY
 from permissions.roles import Category, Decision, Role
 from schema.guard import PHI_GUARD, PhiGuard
 
@@ -31,6 +31,16 @@ class PhiField:
             role: decision
             for role, decision in self.guard.plan.decisions.items()
             if POLICY[role][self.category] is not decision
+        }
+
+    @property
+    def write_overrides(self) -> dict[Role, Decision]:
+        """Roles whose write decision on this field differs from its category's column."""
+        writes = self.guard.plan.writes or {}
+        return {
+            role: decision
+            for role, decision in writes.items()
+            if WRITE_POLICY[role][self.category] is not decision
         }
 
 

@@ -8,11 +8,17 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import admin, break_glass, proxies
-from schema import admin_types, audit_types
+from resolvers import admin, break_glass, patient_writes, proxies
+from schema import admin_types, audit_types, types
 from schema.admin_types import ProxyScopeEnum
+from schema.inputs import PatientChanges, RegisterPatientInput
 from schema.invariants import rows
 from schema.phi import PhiRole
+
+
+def _input_path(info: Info[Any, None]) -> str:
+    """Where a mutation's input is, for its audit records: `<response key>.input`."""
+    return f"{info.path.key}.input"
 
 
 @strawberry.type
@@ -164,4 +170,37 @@ class Mutation:
     ) -> admin_types.ProxyGrant:
         return await proxies.record_proxy(
             info.context, patient, username, scope, expires_at, reason
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Registers a patient in the caller's organization. Every field set must be "
+            "writable by the caller (front desk, by default), or nothing is written. Send an "
+            "`Idempotency-Key` header to make a retry return the first result."
+        ),
+        metadata=rows("the patient it registers, then the caller's row access"),
+    )
+    async def register_patient(
+        self, info: Info[Any, None], input: RegisterPatientInput
+    ) -> types.Patient:
+        return await patient_writes.register_patient(info.context, input, _input_path(info))
+
+    @strawberry.mutation(
+        description=(
+            "Changes some fields of a patient in the caller's rows (NOT_FOUND otherwise). "
+            "`version` is the version read: a stale one is CONFLICT and nothing is written. "
+            "The previous values are kept in `Patient.history`."
+        ),
+        metadata=rows("the caller's row access"),
+    )
+    async def update_patient(
+        self,
+        info: Info[Any, None],
+        id: strawberry.ID,
+        version: int,
+        input: PatientChanges,
+        reason: str | None = None,
+    ) -> types.Patient:
+        return await patient_writes.update_patient(
+            info.context, id, version, input, reason, _input_path(info)
         )

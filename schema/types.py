@@ -6,6 +6,7 @@ and the rest of the object still resolves.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -15,7 +16,7 @@ from strawberry.types import Info
 import models
 from permissions.roles import Category, Role
 from permissions.rows import Subject
-from schema.phi import phi
+from schema.phi import earlier, phi
 from schema.scalars import PartialDate
 
 EncounterKind = strawberry.enum(models.EncounterKind, name="EncounterKind")
@@ -32,7 +33,9 @@ class Encounter(Node):
     subject: strawberry.Private[Subject]
     kind: EncounterKind  # type: ignore[valid-type]
 
-    start_date: PartialDate | None = phi(Category.DATE, column="start_date")
+    start_date: PartialDate | None = phi(
+        Category.DATE, column="start_date", write=(Role.FRONT_DESK, Role.PHYSICIAN, Role.NURSE)
+    )
 
 
 @strawberry.type
@@ -42,7 +45,9 @@ class Diagnosis(Node):
 
     code: str | None = phi(Category.DIAGNOSIS, column="code", description="ICD-10-CM code.")
     description: str | None = phi(Category.DIAGNOSIS, column="description")
-    recorded_date: PartialDate | None = phi(Category.DATE, column="recorded_date")
+    recorded_date: PartialDate | None = phi(
+        Category.DATE, column="recorded_date", write=(Role.PHYSICIAN,)
+    )
 
 
 @strawberry.type
@@ -53,7 +58,9 @@ class Observation(Node):
     code: str | None = phi(Category.LAB, column="code", description="LOINC code.")
     value: str | None = phi(Category.LAB, column="value")
     unit: str
-    effective_date: PartialDate | None = phi(Category.DATE, column="effective_date")
+    effective_date: PartialDate | None = phi(
+        Category.DATE, column="effective_date", write=(Role.NURSE,)
+    )
 
 
 @strawberry.type
@@ -62,7 +69,9 @@ class ClinicalNote(Node):
     subject: strawberry.Private[Subject]
 
     text: str | None = phi(Category.NOTE, column="text")
-    authored_date: PartialDate | None = phi(Category.DATE, column="authored_date")
+    authored_date: PartialDate | None = phi(
+        Category.DATE, column="authored_date", write=(Role.PHYSICIAN, Role.NURSE)
+    )
 
 
 Child = TypeVar("Child", Encounter, Diagnosis, Observation, ClinicalNote)
@@ -112,9 +121,67 @@ class Patient(Node):
     async def notes(self, info: Info[Any, None]) -> list[ClinicalNote]:
         return await self._children(info.context.loaders.notes, ClinicalNote)
 
+    @strawberry.field(
+        description="Raised by every change; `updatePatient` names the version it read."
+    )
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field(
+        description=(
+            "Earlier versions, oldest first: each change's previous values of the fields it "
+            "changed, decided and audited like the current fields."
+        )
+    )
+    async def history(self, info: Info[Any, None]) -> list[PatientRevision]:
+        rows = await info.context.loaders.patient_revisions.load(self.row.id)
+        return [PatientRevision.of(row, self.subject) for row in rows]
+
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)
         return [child_node(node, row, self.subject) for row in rows]
+
+
+@strawberry.type(
+    description="A patient as it was before one change: who made it, when, why, which fields."
+)
+class PatientRevision(Node):
+    row: strawberry.Private[models.PatientRevision]
+    subject: strawberry.Private[Subject]
+    version: int = strawberry.field(description="The version these values belonged to.")
+    action: str
+    changed: list[str] = strawberry.field(description="The fields the change set.")
+    at: datetime
+    actor: str = strawberry.field(description="Public id of who made the change.")
+    role: str
+
+    reason: str | None = phi(
+        Category.NOTE, column="reason", allow=(Role.FRONT_DESK,), description="Why, as stated."
+    )
+    mrn: str | None = earlier(Patient, "mrn")
+    given_name: str | None = earlier(Patient, "given_name")
+    family_name: str | None = earlier(Patient, "family_name")
+    birth_date: PartialDate | None = earlier(Patient, "birth_date")
+    ssn: str | None = earlier(Patient, "ssn")
+    phone: str | None = earlier(Patient, "phone")
+    email: str | None = earlier(Patient, "email")
+    street: str | None = earlier(Patient, "street")
+    city: str | None = earlier(Patient, "city")
+    zip: str | None = earlier(Patient, "zip")
+
+    @classmethod
+    def of(cls, row: models.PatientRevision, subject: Subject) -> PatientRevision:
+        return cls(
+            id=strawberry.ID(subject.reference(row.public_id)),
+            row=row,
+            subject=subject,
+            version=row.version,
+            action=row.action,
+            changed=row.changed.split(","),
+            at=row.at,
+            actor=row.actor,
+            role=row.role,
+        )
 
 
 @strawberry.type

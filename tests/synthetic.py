@@ -42,7 +42,9 @@ async def seed_patient(
     """A patient with `identity` (Patient column -> value), (code, recorded date) diagnoses,
     each recorded at an encounter on the same date, and a clinical note."""
     patient = Patient(organization=org)
-    patient.seal_identity(keyring, **identity)
+    # MRNs are unique per organization: a population built from one identity gets one each.
+    taken = await Patient.filter(organization=org).count()
+    patient.seal_identity(keyring, **{**identity, "mrn": f"{identity['mrn']}-{taken}"})
     await patient.save()
     for code, recorded in diagnoses:
         encounter = Encounter(patient=patient, kind=EncounterKind.OUTPATIENT)

@@ -22,7 +22,9 @@ async def test_grant_list_revoke_and_access_log(client: httpx.AsyncClient, world
     assert seen["data"]["patient"]["familyName"] == OWN["family_name"]
     log = (await gql(client, "{ myAccessLog { edges { node { role fields } } } }",
                      as_user="alice")).json()  # fmt: skip
-    assert any("Patient.familyName" in e["node"]["fields"] for e in log["data"]["myAccessLog"]["edges"])
+    assert any(
+        "Patient.familyName" in e["node"]["fields"] for e in log["data"]["myAccessLog"]["edges"]
+    )
     listed = (await gql(client, "{ myProxyGrants { id granteeUsername scope } }",
                         as_user="alice")).json()  # fmt: skip
     assert listed["data"]["myProxyGrants"][0]["granteeUsername"] == "parent"

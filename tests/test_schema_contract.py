@@ -56,8 +56,8 @@ def test_sdl_prints_the_directive_on_every_phi_field() -> None:
     schema = build_schema()
     sdl = schema.as_str()
     assert (
-        "directive @phi(category: PhiCategory!, allow: [Role!], mask: [Role!]) on FIELD_DEFINITION"
-        in sdl
+        "directive @phi(category: PhiCategory!, allow: [Role!], mask: [Role!], write: [Role!]) "
+        "on FIELD_DEFINITION" in sdl
     )
     for field in phi_fields(schema):
         block = re.search(rf"type {field.type_name} [^{{]*\{{(.*?)\n\}}", sdl, re.S)
@@ -66,6 +66,22 @@ def test_sdl_prints_the_directive_on_every_phi_field() -> None:
             rf"\b{field.field_name}: \w+ @phi\(category: {field.category.value}\b", block.group(1)
         ), f"{field.type_name}.{field.field_name}"
     assert "birthDate: PartialDate @phi(category: DATE, mask: [NURSE])" in sdl
+    assert "recordedDate: PartialDate @phi(category: DATE, write: [PHYSICIAN])" in sdl
+
+
+def test_write_decisions_are_the_write_column_unless_a_field_names_its_writers() -> None:
+    plans = build_schema().plans
+    assert plans["Patient.phone"].writes is not None
+    assert {r for r, d in plans["Patient.phone"].writes.items() if d.value == "ALLOW"} == {
+        Role.FRONT_DESK,
+        Role.PATIENT,
+    }
+    recorded = plans["Diagnosis.recordedDate"].writes
+    assert recorded is not None
+    assert {r for r, d in recorded.items() if d.value == "ALLOW"} == {Role.PHYSICIAN}
+    # An earlier version of a field is read like the field and written by nobody.
+    assert plans["PatientRevision.ssn"].writes is None
+    assert plans["PatientRevision.ssn"].decisions == plans["Patient.ssn"].decisions
 
 
 def test_the_docs_generated_tables_match_the_policy() -> None:

@@ -1,0 +1,163 @@
+"""Registering and changing patients: decided whole (permissions.decisions.Access), validated,
+sealed and indexed, versioned, kept in revisions and audited in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from audit.writes import WriteAction
+from models import Patient, PatientRevision, User
+from permissions.decisions import Change, Sealer
+from resolvers import idempotency
+from resolvers.patients import patient, patient_node
+from resolvers.validation import PATIENT, REASON
+from schema import types
+from schema.context import RequestContext
+from schema.errors import Conflict, Forbidden, InvalidField, NotFound
+from schema.inputs import PatientChanges, Provided, RegisterPatientInput, provided
+
+REQUIRED = frozenset({"mrn", "given_name", "family_name", "birth_date"})
+"""Columns a patient always has: an update may change them, never clear them."""
+
+
+def _fields(values: Sequence[Provided]) -> tuple[tuple[str, str], ...]:
+    return tuple((v.key, f"Patient.{v.key}") for v in values)
+
+
+def _checked(values: Sequence[Provided]) -> dict[str, str | None]:
+    checked: dict[str, str | None] = {}
+    for v in values:
+        path = f"input.{v.key}"
+        if v.value is None:
+            if v.column in REQUIRED:
+                raise InvalidField(path, "is required and cannot be cleared")
+            checked[v.column] = None
+        else:
+            checked[v.column] = PATIENT[v.column](path, v.value)
+    return checked
+
+
+async def _organization(ctx: RequestContext) -> int:
+    principal = ctx.principal
+    if principal.organization_pk is not None:
+        return principal.organization_pk
+    user = await User.filter(id=principal.user_pk).first()
+    organization: int | None = None if user is None else user.organization_id  # type: ignore[attr-defined]
+    if organization is None:
+        raise Forbidden("Not permitted to register patients: no organization")
+    return organization
+
+
+async def _mrn_taken(row: Patient, connection: Any) -> bool:
+    return (
+        await Patient.filter(organization_id=row.organization_id, mrn_index=row.mrn_index)  # type: ignore[attr-defined]
+        .exclude(id=row.id)
+        .using_db(connection)
+        .exists()
+    )
+
+
+_MRN_TAKEN = ("input.mrn", "is already in use in this organization")
+
+
+async def register_patient(
+    ctx: RequestContext, stated: RegisterPatientInput, prefix: str
+) -> types.Patient:
+    operation = "registerPatient"
+    if (first := await idempotency.replayed(ctx, operation)) is not None:
+        return await patient(ctx, first)
+    values = provided(stated, nulls=False)
+    row = Patient(organization_id=0)
+    change = Change(WriteAction.CREATE, row.public_id, row.public_id, prefix, _fields(values))
+    access = ctx.access
+    authorized = await access.authorize(change, access.rows.scope_categories)
+    checked = _checked(values)
+    row.organization_id = await _organization(ctx)
+
+    async def work(sealer: Sealer, connection: Any) -> Patient:
+        sealer.seal(row, **checked)
+        if await _mrn_taken(row, connection):
+            raise InvalidField(*_MRN_TAKEN)
+        await row.save(using_db=connection)
+        await idempotency.remember(ctx, connection, operation, row.public_id)
+        return row
+
+    try:
+        written = await access.commit(authorized, work)
+    except IntegrityError:
+        # A race: the same key's first attempt, or the same MRN, committed meanwhile.
+        if (first := await idempotency.replayed(ctx, operation)) is not None:
+            return await patient(ctx, first)
+        raise InvalidField(*_MRN_TAKEN) from None
+    return patient_node(ctx, written)
+
+
+async def update_patient(
+    ctx: RequestContext,
+    public_id: str,
+    version: int,
+    changes: PatientChanges,
+    reason: str | None,
+    prefix: str,
+) -> types.Patient:
+    operation = f"updatePatient:{public_id}"
+    if (first := await idempotency.replayed(ctx, operation)) is not None:
+        return await patient(ctx, first)
+    access = ctx.access
+    row = await access.rows.patient(public_id) if Patient.is_public_id(public_id) else None
+    if row is None:
+        raise NotFound()
+    subject = access.rows.subject(row)
+    values = provided(changes, nulls=True)
+    if not values:
+        raise InvalidField("input", "names no field to change")
+    change = Change(
+        WriteAction.UPDATE, row.public_id, row.public_id, prefix, _fields(values), subject.purpose
+    )
+    authorized = await access.authorize(change, subject.categories)
+    checked = _checked(values)
+    stated_reason = None if reason is None else REASON("reason", reason)
+    if row.version != version:
+        raise Conflict()
+    revision = PatientRevision(
+        patient_id=row.id,
+        version=version,
+        action=WriteAction.UPDATE.value,
+        changed=",".join(v.key for v in values),
+        actor=ctx.principal.actor,
+        role=ctx.principal.role.value,
+        at=datetime.now(UTC),
+    )
+
+    async def work(sealer: Sealer, connection: Any) -> Patient:
+        sealer.keep(revision, row, checked)
+        sealer.seal(revision, reason=stated_reason)
+        sealer.seal(row, **checked)
+        if "mrn" in checked and await _mrn_taken(row, connection):
+            raise InvalidField(*_MRN_TAKEN)
+        columns = Patient.with_indexes(checked)
+        # The version in the WHERE clause is what makes one of two concurrent updates lose.
+        updated = (
+            await Patient.filter(id=row.id, version=version)
+            .using_db(connection)
+            .update(**{column: getattr(row, column) for column in columns}, version=version + 1)
+        )
+        if updated != 1:
+            raise Conflict()
+        await revision.save(using_db=connection)
+        await idempotency.remember(ctx, connection, operation, row.public_id)
+        row.version = version + 1
+        return row
+
+    try:
+        written = await access.commit(authorized, work)
+    except IntegrityError:
+        if (first := await idempotency.replayed(ctx, operation)) is not None:
+            return await patient(ctx, first)
+        # The revision of this version exists: another update of it committed first.
+        raise Conflict() from None
+    return patient_node(ctx, written)

@@ -1,0 +1,69 @@
+"""Mutation inputs. They hold only what a client may state: no ids, versions, blind indexes
+or organization (a field an input does not declare is refused by GraphQL validation), and
+each field is named as the @phi field it writes (`RegisterPatientInput.ssn` writes
+`Patient.ssn`), which is what the write decision is taken on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.utils.str_converters import to_camel_case
+
+
+@dataclass(frozen=True, slots=True)
+class Provided:
+    key: str
+    """The input field's GraphQL name: its path in the input and the @phi field it writes."""
+    column: str
+    value: str | None
+    """None: cleared (a partial update's explicit null)."""
+
+
+def provided(value: Any, *, nulls: bool) -> list[Provided]:
+    """The fields the client set, in declaration order. `nulls`: an explicit null is a value
+    (clear it); otherwise it is the same as leaving the field out."""
+    definition: StrawberryObjectDefinition = value.__strawberry_definition__
+    found = []
+    for field in definition.fields:
+        stated = getattr(value, field.python_name)
+        if stated is strawberry.UNSET or (stated is None and not nulls):
+            continue
+        key = field.graphql_name or to_camel_case(field.python_name)
+        found.append(Provided(key, field.python_name, stated))
+    return found
+
+
+@strawberry.input(description="A new patient. Values are validated, sealed and indexed.")
+class RegisterPatientInput:
+    mrn: str = strawberry.field(description="4-20 letters, digits, dashes; unique here.")
+    given_name: str
+    family_name: str
+    birth_date: str = strawberry.field(description="YYYY-MM-DD, not in the future.")
+    ssn: str | None = strawberry.field(default=None, description="NNN-NN-NNNN.")
+    phone: str | None = strawberry.field(default=None, description="NANP or +E.164.")
+    email: str | None = None
+    street: str | None = None
+    city: str | None = None
+    zip: str | None = strawberry.field(default=None, description="NNNNN or NNNNN-NNNN.")
+
+
+@strawberry.input(
+    description=(
+        "The fields to change, and only those: a field left out is kept, an explicit null "
+        "clears an optional field. Every field must be writable by the caller, or nothing is."
+    )
+)
+class PatientChanges:
+    mrn: str | None = strawberry.UNSET
+    given_name: str | None = strawberry.UNSET
+    family_name: str | None = strawberry.UNSET
+    birth_date: str | None = strawberry.UNSET
+    ssn: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    street: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    zip: str | None = strawberry.UNSET
