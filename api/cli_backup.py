@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from api import db
@@ -48,13 +47,8 @@ class _Deployment:
         self.data_dir = settings.data_dir
         self.pg_bin = settings.pg_bin
 
-    @contextlib.asynccontextmanager
-    async def connected(self) -> AsyncIterator[None]:
-        await db.connect(self.database_url)
-        try:
-            yield
-        finally:
-            await db.disconnect()
+    def connected(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return db.connected(self.database_url)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

@@ -38,11 +38,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     handler = {"create": _create, "list": _list}[args.organizations_command]
 
     async def main() -> int:
-        await db.connect(settings.database_url)
-        try:
+        async with db.connected(settings.database_url):
             return await handler(args)
-        finally:
-            await db.disconnect()
 
     try:
         return asyncio.run(main())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +130,16 @@ async def connect(database_url: str, timeouts: Timeouts | None = None) -> None:
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[None]:
+    """The ORM connected for a command's block, closed however the block ends."""
+    await connect(database_url)
+    try:
+        yield
+    finally:
+        await disconnect()
 
 
 # For Tortoise's own CLI when writing a migration after a model change:

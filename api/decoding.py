@@ -176,6 +176,19 @@ _MESSAGES = {
 }
 
 
+class TrackedSend:
+    """`send`, remembering whether the response has started: once it has, no error response
+    can replace it."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 class RequestDecoding:
     """Reads and checks each request's query string and JSON or form body before routing; the
     body is then replayed, unchanged, to whatever reads it downstream. It runs inside BodyLimit,
@@ -188,19 +201,13 @@ class RequestDecoding:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
             replay = await self._decode(scope, receive)
-            await self.app(scope, replay, tracking_send)
+            await self.app(scope, replay, tracked)
         except Malformed as exc:
             # Also what a downstream decoder raises (parse_json of a query parameter).
-            if started:
+            if tracked.started:
                 raise
             request_id = scope.get("state", {}).get("request_id")
             response = error_response(scope["path"], exc.status, exc.reason, request_id)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import traceback
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.decoding import error_response
+from api.decoding import TrackedSend, error_response
 
 log = logging.getLogger("phigate.http")
 
@@ -27,15 +27,9 @@ class CatchAll:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             request_id = scope.get("state", {}).get("request_id")
             log.error(
@@ -46,7 +40,7 @@ class CatchAll:
                 request_id,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
-            if started:
+            if tracked.started:
                 # Half a response is out: all that is left is to cut the connection, which
                 # uvicorn does when the app returns without finishing it.
                 return
