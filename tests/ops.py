@@ -1,15 +1,22 @@
-"""Running `phigate` as its own process against a test database, from async tests."""
+"""Running `phigate` as its own process against a test database, from async tests, and holding
+that database still while it runs."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from api.settings import Settings
+from ops.sqlite import sqlite_path
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,25 @@ async def phigate(settings: Settings, *args: str, master_key: str | None = None)
     out, err = await asyncio.wait_for(process.communicate(), timeout=180)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
+
+
+@contextlib.asynccontextmanager
+async def audit_locked(database_url: str) -> AsyncIterator[None]:
+    """Another session holds the audit table (PostgreSQL) or the whole file (SQLite) for
+    writing, and does not let go."""
+    if database_url.startswith("sqlite"):
+        outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
+        outside.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            outside.execute("ROLLBACK")
+            outside.close()
+        return
+    admin = await asyncpg.connect(database_url)
+    try:
+        async with admin.transaction():
+            await admin.execute("LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await admin.close()

@@ -11,9 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from starlette.applications import Starlette
+
 from api.settings import Settings
 from ops.workdir import WORK
-from tests.ops import cli_env, phigate
+from tests.ops import audit_locked, cli_env, phigate
 
 PLAINTEXT = b"an unencrypted copy of the database"
 
@@ -27,18 +29,28 @@ async def _until(condition: object, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_a_killed_backup_leaves_nothing_that_blocks_or_leaks(settings: Settings) -> None:
+async def test_a_killed_backup_leaves_nothing_that_blocks_or_leaks(
+    settings: Settings, app: Starlette
+) -> None:
     archive = settings.data_dir / "nightly.phigate-backup"
     partial = archive.with_name(archive.name + ".partial")
-    first = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "backup", "create", str(archive),
-        env=cli_env(settings), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    # The backup audits itself after taking its .partial: with the audit table held, it waits
+    # there (up to SQLite's busy timeout, 5 s), so the test stops it mid-backup however fast
+    # the machine is. The app has made the data keys: creating them would not wait.
+    async with audit_locked(settings.database_url):
+        first = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "backup", "create", str(archive),
+            env=cli_env(settings), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await _until(partial.exists, "the archive's .partial file")
+            # Stopped mid-backup, it still holds the archive: a second backup must not take it.
+            os.kill(first.pid, signal.SIGSTOP)
+        except BaseException:
+            first.kill()
+            raise
     try:
-        await _until(partial.exists, "the archive's .partial file")
-        # Stopped mid-backup, it still holds the archive: a second backup must not take it.
-        os.kill(first.pid, signal.SIGSTOP)
         concurrent = await phigate(settings, "backup", "create", str(archive))
         assert concurrent.returncode == 1
         assert f"another backup is writing {partial}" in concurrent.stderr

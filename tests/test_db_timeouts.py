@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -21,8 +20,8 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from ops.sqlite import sqlite_path
 from tests.conftest import https_client, running
+from tests.ops import audit_locked
 from tests.world import PASSWORD, World, build_world
 
 LIMIT = timedelta(seconds=1)
@@ -37,28 +36,6 @@ async def limited(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, 
     app = create_app(short)
     async with running(app), https_client(app) as http:
         yield http, await build_world(app.state.keyring)
-
-
-@contextlib.asynccontextmanager
-async def audit_locked(database_url: str) -> AsyncIterator[None]:
-    """Another session holds the audit table (PostgreSQL) or the whole file (SQLite) for
-    writing, and does not let go."""
-    if database_url.startswith("sqlite"):
-        outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
-        outside.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            outside.execute("ROLLBACK")
-            outside.close()
-        return
-    admin = await asyncpg.connect(database_url)
-    try:
-        async with admin.transaction():
-            await admin.execute("LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE")
-            yield
-    finally:
-        await admin.close()
 
 
 async def failed_logins(http: httpx.AsyncClient) -> list[int]:
