@@ -22,6 +22,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from schema.value_errors import all_rewritten
+
 Prepared = tuple[DocumentNode, list[GraphQLError]]
 """A document and its validation errors (none if it is valid)."""
 
@@ -53,7 +55,8 @@ class Documents:
     def _prepare(self, schema: GraphQLSchema, query: str) -> Prepared:
         document = parse(query, max_tokens=self.max_tokens)
         errors = validate(schema, document, self.rules, hide_suggestions=self.hide_suggestions)
-        return document, errors
+        # A literal in the document may be PHI: its verdict names where it is, not what it is.
+        return document, all_rewritten(errors)
 
     def extension(self) -> PreparedDocuments:
         return PreparedDocuments(self)

@@ -21,9 +21,19 @@ from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.object_pass import PHI_GUARDS, ObjectPlan
+from schema.value_errors import all_rewritten
 
 
 class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        """Errors in coercing the variables quote no submitted value (schema/value_errors.py)."""
+        built = super().build(*args, **kwargs)
+        if isinstance(built, list):
+            variables = kwargs.get("raw_variable_values", args[4] if len(args) > 4 else None)
+            return all_rewritten(built, variables)
+        return built
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans: dict[int, tuple[GroupedFieldSet, ObjectPlan]] = {}
