@@ -58,3 +58,15 @@ async def seed_patient(
         row.seal(keyring, text=note, authored_date=identity["birth_date"])
         await row.save()
     return patient
+
+
+Group = tuple[int, str, str, Sequence[tuple[str, str]]]
+"""(how many patients, ZIP, birth date, (code, recorded date) diagnoses): alike but for MRN."""
+
+
+async def population(keyring: Keyring, org: Organization, groups: Sequence[Group]) -> None:
+    for count, zip_code, birth, diagnoses in groups:
+        for n in range(count):
+            identity = {"mrn": f"M{n}", "given_name": "G", "family_name": "F",
+                        "birth_date": birth, "zip": zip_code}  # fmt: skip
+            await seed_patient(keyring, org, identity, diagnoses)

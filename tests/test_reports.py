@@ -12,7 +12,7 @@ import pytest
 from crypto.keyring import Keyring
 from permissions.deidentify import report_date
 from tests.helpers import audited_fields, gql
-from tests.synthetic import organization_with_researcher, seed_patient, years_before
+from tests.synthetic import organization_with_researcher, population, years_before
 from tests.world import World
 
 FIELDS = "totalCount edges { node { id diagnoses { id } } } pageInfo { hasNextPage endCursor }"
@@ -113,16 +113,11 @@ async def registry(keyring: Keyring) -> None:
     825 aged 40-49 with E11.9 (2023), 3 aged 90+ in ZIP 059 (a restricted area) with I10."""
     org = await organization_with_researcher("Registry", "registry.rae")
     today = report_date()
-    groups = [
+    await population(keyring, org, [
         (15, "62704", years_before(today, 35), [("E11.9", "2024-05-01")]),
         (12, "82501", years_before(today, 45), [("E11.9", "2023-02-01")]),
         (3, "05901", years_before(today, 95), [("I10", "2024-07-01")]),
-    ]
-    for count, zip_code, birth, diagnoses in groups:
-        for n in range(count):
-            identity = {"mrn": f"M{n}", "given_name": "G", "family_name": "F",
-                        "birth_date": birth, "zip": zip_code}  # fmt: skip
-            await seed_patient(keyring, org, identity, diagnoses)
+    ])  # fmt: skip
 
 
 def cells(body: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int | None]:
