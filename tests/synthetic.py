@@ -21,14 +21,15 @@ def years_before(today: date, years: int, days: int = 0) -> str:
     return (shifted - timedelta(days=days)).isoformat()
 
 
+async def member(org: Organization, username: str, role: Role) -> User:
+    return await User.create(
+        username=username, role=role, organization=org, password_hash=hash_password(PASSWORD)
+    )
+
+
 async def organization_with_researcher(name: str, username: str) -> Organization:
     org = await Organization.create(name=name)
-    await User.create(
-        username=username,
-        role=Role.RESEARCHER,
-        organization=org,
-        password_hash=hash_password(PASSWORD),
-    )
+    await member(org, username, Role.RESEARCHER)
     return org
 
 
