@@ -41,7 +41,7 @@ from permissions.masks import MASKS
 from permissions.policy import CAPABILITIES, POLICY, WRITE_POLICY
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
-from permissions.reports import ReportCategories, ReportRule, report_rule
+from permissions.reports import ReportCategories, ReportRule, offers_pages, report_rule
 from permissions.roles import Capability, Category, Decision, Purpose, Role
 from permissions.rows import RowAccess, Subject
 
@@ -371,8 +371,13 @@ class Access:
     async def report_page(
         self, scope: ReportScope, first: int, after: str | None, now: datetime
     ) -> report_pages.Page:
-        """Raises report_pages.InvalidCursor for a cursor not sealed for this caller."""
-        visible = await report_pages.report_patients(self.report_rule(), self.rows)
+        """FORBIDDEN, before reading anything, for a caller offered no row-level pages (see
+        permissions/reports.py: they would undo the aggregates' suppression). Raises
+        report_pages.InvalidCursor for a cursor not sealed for this caller."""
+        rule = self.report_rule()
+        if not offers_pages(self.principal):
+            raise Forbidden("Row-level report pages are not offered to this caller")
+        visible = await report_pages.report_patients(rule, self.rows)
         cursors = report_pages.Cursors(self._keyring, self.principal, now)
         return await report_pages.page(cursors, self.rows, visible, scope, first, after)
 

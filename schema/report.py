@@ -94,12 +94,15 @@ class Report:
     scope: strawberry.Private[ReportScope]
 
     @strawberry.field(
-        description="The report's patients in pseudonym order, 100 at most.",
+        description=(
+            "The report's patients in pseudonym order, 100 at most; null (FORBIDDEN) for a "
+            "caller offered aggregates only."
+        ),
         metadata=rows("the report policy's patients, de-identified"),
     )
     async def patients(
         self, info: Info[RequestContext, None], first: int = 20, after: str | None = None
-    ) -> ReportPatientConnection:
+    ) -> ReportPatientConnection | None:
         return _connection(await resolvers.patients(info.context, self.scope, first, after))
 
     @strawberry.field(description="Patient counts grouped by `by`, small cells suppressed.")

@@ -21,14 +21,15 @@ def years_before(today: date, years: int, days: int = 0) -> str:
     return (shifted - timedelta(days=days)).isoformat()
 
 
+async def member(org: Organization, username: str, role: Role) -> User:
+    return await User.create(
+        username=username, role=role, organization=org, password_hash=hash_password(PASSWORD)
+    )
+
+
 async def organization_with_researcher(name: str, username: str) -> Organization:
     org = await Organization.create(name=name)
-    await User.create(
-        username=username,
-        role=Role.RESEARCHER,
-        organization=org,
-        password_hash=hash_password(PASSWORD),
-    )
+    await member(org, username, Role.RESEARCHER)
     return org
 
 
@@ -58,3 +59,15 @@ async def seed_patient(
         row.seal(keyring, text=note, authored_date=identity["birth_date"])
         await row.save()
     return patient
+
+
+Group = tuple[int, str, str, Sequence[tuple[str, str]]]
+"""(how many patients, ZIP, birth date, (code, recorded date) diagnoses): alike but for MRN."""
+
+
+async def population(keyring: Keyring, org: Organization, groups: Sequence[Group]) -> None:
+    for count, zip_code, birth, diagnoses in groups:
+        for n in range(count):
+            identity = {"mrn": f"M{n}", "given_name": "G", "family_name": "F",
+                        "birth_date": birth, "zip": zip_code}  # fmt: skip
+            await seed_patient(keyring, org, identity, diagnoses)

@@ -800,6 +800,7 @@ async def test_a_public_client_uses_pkce_and_no_secret(
 # --- reports ------------------------------------------------------------------------------
 
 REPORT = "{ report { patients(first: 10) { totalCount edges { node { id zip givenName } } } } }"
+AGGREGATE_ZIP3 = "{ report { aggregate(by: [ZIP3]) { suppressed total } } }"
 
 
 async def test_reports_read_decides_report_access_for_tokens(
@@ -814,14 +815,15 @@ async def test_reports_read_decides_report_access_for_tokens(
                           ("both", both)):  # fmt: skip
         tokens[name] = await client_token(session_app, created)
 
-    # Only reports.read: a de-identified report of its organization, and nothing identified.
+    # Only reports.read: de-identified aggregates of its organization (row-level pages go only
+    # to a caller reading the same rows identified), and nothing identified.
     body = (await ask(session_client, tokens["reports_only"], REPORT)).json()
-    assert "errors" not in body, body
-    rows = body["data"]["report"]["patients"]
-    assert rows["totalCount"] == 3
-    assert {edge["node"]["zip"] for edge in rows["edges"]} == {"627", "825"}
-    assert all(edge["node"]["id"].startswith("rid_") for edge in rows["edges"])
-    assert {edge["node"]["givenName"] for edge in rows["edges"]} == {None}
+    assert body["data"] == {"report": {"patients": None}}
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [
+        ("FORBIDDEN", ["report", "patients"])
+    ]
+    body = (await ask(session_client, tokens["reports_only"], AGGREGATE_ZIP3)).json()
+    assert body == {"data": {"report": {"aggregate": {"suppressed": 2, "total": None}}}}
     page = (await ask(session_client, tokens["reports_only"], PAGE)).json()
     assert page == {"data": {"patients": {"totalCount": 0}}}
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from crypto.keyring import Keyring
-from models import Organization
+from models import CareTeamAssignment, Organization, Patient, User
 from permissions.deidentify import report_date
 from tests.helpers import audited_fields, gql
 from tests.synthetic import seed_patient
@@ -49,13 +49,24 @@ def age_of(birth: str) -> str:
     return str(report_date().year - int(birth[:4]))
 
 
+async def in_care_of_doc(*patients: Patient) -> None:
+    """Widen the physician's care team, so their report (which offers row-level pages within
+    the identified view only) covers these patients with every category."""
+    doc = await User.get(username="doc")
+    for patient in patients:
+        await CareTeamAssignment.create(user=doc, patient=patient)
+
+
 def rows_by_birth_year(body: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
     edges = body["data"]["report"]["patients"]["edges"]
     return {edge["node"]["birthDate"]: {"age": edge["age"], **edge["node"]} for edge in edges}
 
 
 async def test_report_deidentifies_every_category(client: httpx.AsyncClient, world: World) -> None:
-    response = await gql(client, QUERY, as_user="rae")
+    await in_care_of_doc(
+        *[await Patient.get(public_id=world.patients[name]) for name in ("other", "child")]
+    )
+    response = await gql(client, QUERY, as_user="doc")
     body = response.json()
     assert "errors" not in body, body
     rows = rows_by_birth_year(body)
@@ -105,13 +116,16 @@ async def test_ages_over_89_and_sparse_zip_areas(
     common = {"mrn": "MRN-1", "given_name": "G", "family_name": "F"}
     # Ages count from the birth year: born on the last day of the year 90 years back is 90+;
     # on the first day of the next year, 89. Both in sparsely populated ZIP areas.
-    await seed_patient(
+    ninety_plus = await seed_patient(
         keyring, org, {**common, "birth_date": f"{today.year - 90}-12-31", "zip": "05901"},
         [("I10", "2024-01-09")],
     )  # fmt: skip
     almost = f"{today.year - 89}-01-01"
-    await seed_patient(keyring, org, {**common, "birth_date": almost, "zip": "89301"})
-    rows = rows_by_birth_year((await gql(client, QUERY, as_user="rae")).json())
+    await in_care_of_doc(
+        ninety_plus,
+        await seed_patient(keyring, org, {**common, "birth_date": almost, "zip": "89301"}),
+    )
+    rows = rows_by_birth_year((await gql(client, QUERY, as_user="doc")).json())
     ninety = rows[None]
     assert (ninety["age"], ninety["zip"]) == ("90+", "000")
     # The year of a 90+ birth date is withheld; the years of the patient's care are not.

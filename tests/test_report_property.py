@@ -2,8 +2,9 @@
 
 Random synthetic patients (names, SSNs, MRNs, ZIPs, dates, phones, emails, addresses, a note
 quoting them) are sealed through the real models and keyring into an organization of their
-own; its researcher then runs a report through HTTP, rows and aggregates. No identifier value,
-full ZIP, full date or public id may appear anywhere in the response text.
+own; a physician caring for them runs a report through HTTP, rows and aggregates, and its
+researcher the same report, which offers it aggregates only. No identifier value, full ZIP, full
+date or public id may appear anywhere in either response's text.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crypto.keyring import Keyring
-from models import ClinicalNote, Diagnosis, Encounter, Patient
+from models import CareTeamAssignment, ClinicalNote, Diagnosis, Encounter, Patient
+from permissions.roles import Role
 from tests.helpers import gql
-from tests.synthetic import organization_with_researcher, seed_patient
+from tests.synthetic import member, organization_with_researcher, seed_patient
 
 # Each example seeds a database: a tenth of the fuzzers' count, at least 8.
 EXAMPLES = max(int(os.environ.get("PHIGATE_FUZZ_EXAMPLES", "80")) // 10, 8)
@@ -96,14 +98,19 @@ async def test_no_identifier_reaches_a_report(
 ) -> None:
     n = next(_organizations)
     org = await organization_with_researcher(f"Org {n}", f"researcher.{n}")
+    physician = await member(org, f"physician.{n}", Role.PHYSICIAN)
     identifiers: set[str] = set()
     for identity, diagnoses in patients:
         note = f"Seen {identity['given_name']} {identity['family_name']}, SSN {identity['ssn']}"
-        await seed_patient(keyring, org, identity, diagnoses, note)
+        patient = await seed_patient(keyring, org, identity, diagnoses, note)
+        await CareTeamAssignment.create(user=physician, patient=patient)
         identifiers |= set(identity.values()) | {recorded for _, recorded in diagnoses}
-    body = (await gql(client, QUERY, as_user=f"researcher.{n}")).json()
-    assert "errors" not in body, body
-    assert len(body["data"]["report"]["patients"]["edges"]) == len(patients)
-    text = response_text(body)
+    rows = (await gql(client, QUERY, as_user=f"physician.{n}")).json()
+    assert "errors" not in rows, rows
+    assert len(rows["data"]["report"]["patients"]["edges"]) == len(patients)
+    aggregates = (await gql(client, QUERY, as_user=f"researcher.{n}")).json()
+    assert aggregates["data"]["report"]["patients"] is None
+    assert [e["path"] for e in aggregates["errors"]] == [["report", "patients"]]
+    text = response_text(rows) + response_text(aggregates)
     leaked = sorted(value for value in identifiers | await public_ids() if value in text)
     assert leaked == []
