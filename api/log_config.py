@@ -1,0 +1,66 @@
+"""How `phigate serve` logs: plain text or JSON lines (`PHIGATE_LOG_FORMAT`), at
+`PHIGATE_LOG_LEVEL`, every line naming the request it was written for.
+
+Only phigate's own loggers and uvicorn's server log have a handler. Other libraries' loggers
+stay without one on purpose: Tortoise logs each statement with its bound values at DEBUG, and a
+driver's message may quote a statement; nothing of theirs reaches the log, at any level (their
+warnings and errors still reach stderr through Python's last-resort handler, by message only).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+from api.settings import LogFormat, LogLevel
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "phigate_request_id", default=None
+)
+"""The id of the request being served (api/headers.py sets it), for every line logged for it."""
+
+JSON_FIELDS = {"levelname": "level", "name": "logger"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record that has none (the access log passes its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = REQUEST_ID.get() or "-"
+        return True
+
+
+def log_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
+    """A `logging.config.dictConfig` configuration (uvicorn's `log_config` too)."""
+    formatters: dict[str, dict[str, Any]] = {
+        LogFormat.TEXT: {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s"
+        },
+        LogFormat.JSON: {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}{request_id}",
+            "style": "{",
+            "rename_fields": JSON_FIELDS,
+            "timestamp": "time",
+        },
+    }
+    name = level.value.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"phigate": formatters[log_format]},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "phigate",
+                "filters": ["request_id"],
+            }
+        },
+        "loggers": {
+            "phigate": {"handlers": ["stderr"], "level": name, "propagate": False},
+            "uvicorn.error": {"handlers": ["stderr"], "level": name, "propagate": False},
+        },
+    }
