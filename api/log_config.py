@@ -1,10 +1,9 @@
 """How `phigate serve` logs: plain text or JSON lines (`PHIGATE_LOG_FORMAT`), at
 `PHIGATE_LOG_LEVEL`, every line naming the request it was written for.
 
-Only phigate's own loggers and uvicorn's server log have a handler. Other libraries' loggers
-stay without one on purpose: Tortoise logs each statement with its bound values at DEBUG, and a
-driver's message may quote a statement; nothing of theirs reaches the log, at any level (their
-warnings and errors still reach stderr through Python's last-resort handler, by message only).
+`PHIGATE_LOG_LEVEL` applies to phigate's own loggers and uvicorn's server log. Other
+libraries log their warnings and errors only, whatever the level: Tortoise logs each statement
+with its bound values at DEBUG, which must never reach a log.
 """
 
 from __future__ import annotations
@@ -63,4 +62,7 @@ def log_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
             "phigate": {"handlers": ["stderr"], "level": name, "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": name, "propagate": False},
         },
+        # Other libraries' warnings and errors, in the same format (what Python's last-resort
+        # handler would print unformatted).
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
