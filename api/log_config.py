@@ -19,7 +19,16 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 """The id of the request being served (api/headers.py sets it), for every line logged for it."""
 
-JSON_FIELDS = {"levelname": "level", "name": "logger"}
+JSON_FORMAT: dict[str, Any] = {
+    "fmt": "{levelname}{name}{message}{request_id}",
+    "style": "{",
+    "rename_fields": {"levelname": "level", "name": "logger"},
+    "timestamp": "time",
+}
+"""python-json-logger's JsonFormatter: time, level, logger, message, request_id, then what a
+line passes in `extra` (the access log: method, route, status, duration_ms, principal)."""
+OWN_LOGGERS = ("phigate", "uvicorn.error")
+"""The loggers `PHIGATE_LOG_LEVEL` applies to; every other logger logs warnings and errors."""
 
 
 class RequestIdFilter(logging.Filter):
@@ -37,13 +46,7 @@ def log_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
         LogFormat.TEXT: {
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s request_id=%(request_id)s"
         },
-        LogFormat.JSON: {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{levelname}{name}{message}{request_id}",
-            "style": "{",
-            "rename_fields": JSON_FIELDS,
-            "timestamp": "time",
-        },
+        LogFormat.JSON: {"()": "pythonjsonlogger.json.JsonFormatter", **JSON_FORMAT},
     }
     name = level.value.upper()
     return {
@@ -59,8 +62,8 @@ def log_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
             }
         },
         "loggers": {
-            "phigate": {"handlers": ["stderr"], "level": name, "propagate": False},
-            "uvicorn.error": {"handlers": ["stderr"], "level": name, "propagate": False},
+            logger: {"handlers": ["stderr"], "level": name, "propagate": False}
+            for logger in OWN_LOGGERS
         },
         # Other libraries' warnings and errors, in the same format (what Python's last-resort
         # handler would print unformatted).
