@@ -45,11 +45,16 @@ def operation_label(schema: GraphQLSchema, document: DocumentNode | None, name: 
 class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        yield
         context = self.execution_context
-        label = operation_label(
-            context.schema._schema, context.graphql_document, context.operation_name
-        )
-        failed = context.pre_execution_errors or context.result is None or context.result.errors
-        metrics.GRAPHQL_REQUESTS.labels(label, "error" if failed else "ok").inc()
-        metrics.GRAPHQL_SECONDS.labels(label).observe(time.perf_counter() - started)
+        failed = True
+        try:
+            yield
+            result = context.result
+            failed = bool(context.pre_execution_errors or result is None or result.errors)
+        finally:
+            # Also when an extension inside raised (the audit write failed): an error.
+            label = operation_label(
+                context.schema._schema, context.graphql_document, context.operation_name
+            )
+            metrics.GRAPHQL_REQUESTS.labels(label, "error" if failed else "ok").inc()
+            metrics.GRAPHQL_SECONDS.labels(label).observe(time.perf_counter() - started)

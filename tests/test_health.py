@@ -4,6 +4,7 @@ that names the failed check's kind and nothing else."""
 from __future__ import annotations
 
 import httpx
+from prometheus_client import REGISTRY
 from tortoise import connections
 
 from api.db import APP
@@ -47,6 +48,12 @@ async def test_audit_writes_failing_in_a_row_make_the_worker_not_ready(
     client: httpx.AsyncClient, world: World
 ) -> None:
     db = connections.get("default")
+    failures = ("phigate_audit_write_failures_total", {"kind": "read"})
+    errors = (
+        "phigate_graphql_operations_total",
+        {"operation": "query.patient", "outcome": "error"},
+    )
+    before = [REGISTRY.get_sample_value(*failures) or 0, REGISTRY.get_sample_value(*errors) or 0]
     await db.execute_script("ALTER TABLE audit_event RENAME TO audit_event_gone")
     try:
         for attempt in range(FAILURES_IN_A_ROW):
@@ -57,6 +64,8 @@ async def test_audit_writes_failing_in_a_row_make_the_worker_not_ready(
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "checks": {"audit": "fail"}}
         assert OWN["ssn"] not in response.text
+        after = [REGISTRY.get_sample_value(*failures), REGISTRY.get_sample_value(*errors)]
+        assert after == [before[0] + FAILURES_IN_A_ROW, before[1] + FAILURES_IN_A_ROW]
     finally:
         await db.execute_script("ALTER TABLE audit_event_gone RENAME TO audit_event")
     read = await gql(client, READ, {"id": world.patients["own"]}, as_user="doc")
