@@ -9,8 +9,9 @@ from tortoise import connections
 
 import migrations
 from api.db import APP
+from ops.digests import MIGRATIONS_TABLE
 
-_APPLIED = "SELECT name FROM tortoise_migrations WHERE app = '" + APP + "'"  # noqa: S608
+_APPLIED = f"SELECT name FROM {MIGRATIONS_TABLE} WHERE app = '{APP}'"  # noqa: S608
 
 
 def shipped_migrations() -> frozenset[str]:
