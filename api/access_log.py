@@ -1,5 +1,6 @@
-"""The access log: method, path, status, duration and request id. Never the query string or
-body: `GET /graphql?query=...` may carry a search value, which is PHI."""
+"""The access log: method, route, status, duration, request id and principal. Never the query
+string or body: `GET /graphql?query=...` may carry a search value, which is PHI. Nor a path no
+route matched: that is whatever the client typed (`unmatched` instead)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from observe import metrics
+
 log = logging.getLogger("phigate.access")
+UNMATCHED = "unmatched"
+
+
+def route_of(scope: Scope) -> str:
+    """The route that served the request: every phigate route is a fixed path."""
+    return str(scope["path"]) if "endpoint" in scope else UNMATCHED
 
 
 class AccessLog:
@@ -31,11 +40,25 @@ class AccessLog:
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            seconds = time.perf_counter() - started
+            route, state = route_of(scope), scope.get("state", {})
+            principal = state.get("principal")
+            actor = principal.actor if principal is not None else "-"
+            metrics.HTTP_REQUESTS.labels(route, str(status)).inc()
+            metrics.HTTP_SECONDS.labels(route).observe(seconds)
             log.info(
-                "%s %s %d %.1fms request_id=%s",
+                "%s %s %d %.1fms principal=%s",
                 scope["method"],
-                scope["path"],
+                route,
                 status,
-                (time.perf_counter() - started) * 1000,
-                scope.get("state", {}).get("request_id", "-"),
+                seconds * 1000,
+                actor,
+                extra={
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "principal": actor,
+                    "request_id": state.get("request_id", "-"),
+                },
             )

@@ -28,6 +28,7 @@ from api.headers import RequestIdAndHeaders
 from api.health import Readiness, health
 from api.key_refresh import refreshing
 from api.keys import key_provider
+from api.metrics_sampler import sampling
 from api.oauth.bearer import TokenOrSession
 from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
@@ -37,6 +38,7 @@ from api.transport import TransportGuard
 from api.unexpected import CatchAll
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
+from observe.exposition import worker_stopped
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
@@ -75,13 +77,15 @@ def create_app(
             audit_keys = await load_audit_keys(provider)
             async with (
                 refreshing(app.state.keyring, provider, settings.keyring_refresh),
-                background_sealer(settings, audit_keys),
+                background_sealer(settings, audit_keys) as app.state.sealing,
+                sampling(settings.metrics_address is not None),
             ):
                 if serving:
                     runtime.settle()
                 yield
         finally:
             await db.disconnect()
+            worker_stopped()
 
     schema = build_schema(settings.limits, production=settings.production)
     graphql = GraphQLEndpoint(

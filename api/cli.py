@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from api import cli_audit, cli_backup, cli_clients, cli_keys, cli_organizations,
 from api.demo import DemoLogin, seed_demo
 from api.docs import policy_document, stale, write
 from api.keys import key_provider
+from api.log_config import log_config
 from api.settings import ConfigError, Settings, Transport
 from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
 from api.tls import ensure_self_signed
@@ -46,16 +48,6 @@ def _docs(folder: Path, check: bool) -> int:
 
 
 APP = "api.main:app_from_env"
-LOG_CONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "phigate": {"handlers": ["stderr"], "level": "INFO"},
-        "uvicorn.error": {"handlers": ["stderr"], "level": "INFO"},
-    },
-}
 
 
 def _migrate_embedded(settings: Settings) -> None:
@@ -63,6 +55,14 @@ def _migrate_embedded(settings: Settings) -> None:
     if settings.database_url.startswith("sqlite"):
         settings.ensure_data_dir()
         asyncio.run(db.migrate(settings.database_url))
+
+
+def _expose_metrics(settings: Settings, address: tuple[str, int]) -> None:
+    """Before any worker starts: they write their values where the supervisor reads them."""
+    from observe import exposition
+
+    folder = os.environ.get(exposition.MULTIPROC_DIR) or str(settings.data_dir / "metrics")
+    exposition.serve(*address, exposition.prepare(Path(folder)))
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,11 +93,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # Forwarded headers are handled by api.transport, from trusted proxies only.
         "proxy_headers": False,
         "server_header": False,
-        "log_level": "info",
+        "log_level": settings.log_level.value,
         # uvicorn's access log prints query strings, which may hold PHI: api.access_log
         # writes one without them.
         "access_log": False,
-        "log_config": LOG_CONFIG,
+        "log_config": log_config(settings.log_format, settings.log_level),
         # Closes connections that never finish a request's headers (api/http_protocol.py).
         "http": "api.http_protocol:HeaderTimeoutProtocol",
         # A stopping server waits this long for requests in flight, then closes what is
@@ -105,7 +105,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": int(settings.graceful_shutdown.total_seconds()),
         **tls,
     }
-    if args.workers > 1:
+    if settings.metrics_address is not None:
+        _expose_metrics(settings, settings.metrics_address)
+    if args.workers > 1 or settings.metrics_address is not None:
+        # With metrics on, even one worker runs under the supervisor, which serves them.
         return run_workers(uvicorn.Config(APP, workers=args.workers, **options))
     uvicorn.run(APP, **options)  # exits 3 itself if the app fails to start
     return 0

@@ -7,6 +7,8 @@ import secrets
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.log_config import REQUEST_ID
+
 SECURITY_HEADERS = {
     # PHI must never sit in a browser or proxy cache.
     "cache-control": "no-store",
@@ -38,6 +40,8 @@ class RequestIdAndHeaders:
             return
         request_id = secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every line logged while serving this request names it (api/log_config.py).
+        token = REQUEST_ID.set(request_id)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -49,4 +53,7 @@ class RequestIdAndHeaders:
                     headers["content-security-policy"] = IDE_CSP
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            REQUEST_ID.reset(token)

@@ -24,6 +24,19 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    """One JSON object a line, for a central log store (api/log_config.py)."""
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class Transport(StrEnum):
     TLS = "tls"
     """phigate terminates TLS itself (self-signed certificate generated for local use)."""
@@ -90,6 +103,10 @@ class Settings:
     """Longest a connection may take to send a request's headers (api/http_protocol.py)."""
     graceful_shutdown: timedelta = timedelta(seconds=5)
     """Longest a stopping server waits for requests in flight before closing connections."""
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: LogLevel = LogLevel.INFO
+    metrics_address: tuple[str, int] | None = None
+    """Where `phigate serve` exposes Prometheus metrics (a listener of its own); None: off."""
 
     def __post_init__(self) -> None:
         # Here, not in from_env: a Settings built in code is refused the same way.
@@ -183,6 +200,9 @@ class Settings:
             serving_role=env.get("PHIGATE_SERVING_ROLE") or None,
             header_timeout=_seconds(env, "PHIGATE_HEADER_TIMEOUT_SECONDS", 10),
             graceful_shutdown=timedelta(seconds=_int(env, "PHIGATE_GRACEFUL_SHUTDOWN_SECONDS", 5)),
+            log_format=_choice(env, "PHIGATE_LOG_FORMAT", LogFormat, LogFormat.TEXT),
+            log_level=_choice(env, "PHIGATE_LOG_LEVEL", LogLevel, LogLevel.INFO),
+            metrics_address=_address(env, "PHIGATE_METRICS_ADDRESS", port),
         )
 
 
@@ -210,6 +230,21 @@ def _choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise ConfigError(f"{name} must be one of: {allowed}") from None
+
+
+def _address(env: Mapping[str, str], name: str, serving_port: int) -> tuple[str, int] | None:
+    """`127.0.0.1:9464` or `[::1]:9464`; unset or empty: off. Metrics are for the monitoring
+    network only, so the address is always explicit, and never the API's own port."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    host, _, port_text = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{name} must be host:port, e.g. 127.0.0.1:9464")
+    if int(port_text) == serving_port:
+        raise ConfigError(f"{name} must not use the API's port (PHIGATE_PORT)")
+    return host, int(port_text)
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:

@@ -7,14 +7,19 @@ a row per patient rather than a row per field.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from audit.budget import ExportBudgetExceeded, hour_of
+from audit.health import REQUEST_RECORDS
 from audit.store import Row, Shared, Window, write_records
+from observe import metrics
 from permissions.principal import Principal
 from permissions.roles import Decision, Purpose
 
 PHI_ACCESS = "PHI_ACCESS"
+_Group = tuple[str, Decision, Purpose | None]
+"""(patient, decision, purpose): one audit record."""
 IDENTIFIED = frozenset({Decision.ALLOW, Decision.MASK})
 """Decisions that hand out identified PHI: what the export budget counts."""
 
@@ -33,7 +38,7 @@ class AuditBuffer:
         )
         self._purpose = p.purpose
         self._budget = export_budget
-        self._groups: dict[tuple[str, Decision, Purpose | None], dict[str, list[str]]] = {}
+        self._groups: dict[_Group, dict[str, list[str]]] = {}
 
     def phi_access(
         self,
@@ -72,9 +77,33 @@ class AuditBuffer:
         ]
         identified = sorted({key[0] for key in groups if key[1] in IDENTIFIED})
         window = Window(hour_of(self._shared.at), identified) if identified else None
-        readers = await write_records(self._shared, rows, window)
+        started = time.perf_counter()
+        try:
+            readers = await write_records(self._shared, rows, window)
+        except BaseException:
+            metrics.AUDIT_WRITE_FAILURES.labels("read").inc()
+            REQUEST_RECORDS.failed()
+            raise
+        REQUEST_RECORDS.succeeded()
+        metrics.AUDIT_WRITE_SECONDS.observe(time.perf_counter() - started)
+        _count_decisions(groups)
         if window is not None and readers > self._budget:
+            metrics.EXPORT_BUDGET_REFUSALS.labels(self._shared.role).inc()
             raise ExportBudgetExceeded(window.hour)
+
+
+def _count_decisions(groups: dict[_Group, dict[str, list[str]]]) -> None:
+    """Every field decision the request recorded, by kind, once its records are written (a
+    response withheld for the export budget counts too): a few counter steps a request, about
+    0.6 us a patient of the page to add up."""
+    counts: dict[Decision, int] = {}
+    for key, objects in groups.items():
+        count = 0
+        for listed in objects.values():
+            count += len(listed)
+        counts[key[1]] = counts.get(key[1], 0) + count
+    for decision, count in counts.items():
+        metrics.DECISIONS.labels(decision.value).inc(count)
 
 
 def entry(field: str, key: str) -> str:

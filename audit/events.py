@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from models import AuditEvent
+from observe import metrics
 from permissions.principal import Principal
 from permissions.roles import Purpose
 
@@ -103,18 +104,24 @@ async def record_event(
 ) -> None:
     """`detail`: what an operation did (key version, counts, archive id), never a secret;
     `patient`: the public id of the patient the event concerns, if any."""
-    await AuditEvent.create(
-        at=at,
-        request_id=request_id,
-        event=event.value,
-        actor=actor.public_id,
-        role=actor.role,
-        purpose=purpose.value,
-        ip=ip,
-        detail=detail,
-        client=client,
-        patient=patient,
-    )
+    if isinstance(event, AuthEvent):
+        metrics.AUTH_EVENTS.labels(event.value).inc()
+    try:
+        await AuditEvent.create(
+            at=at,
+            request_id=request_id,
+            event=event.value,
+            actor=actor.public_id,
+            role=actor.role,
+            purpose=purpose.value,
+            ip=ip,
+            detail=detail,
+            client=client,
+            patient=patient,
+        )
+    except Exception:
+        metrics.AUDIT_WRITE_FAILURES.labels("event").inc()
+        raise
 
 
 async def record_principal_event(

@@ -29,8 +29,10 @@ from tortoise.transactions import in_transaction
 
 from audit.budget import prune_windows
 from audit.chain import COLUMNS, GENESIS, batch_digest, pack_entries, row_hash
+from audit.health import Streak
 from crypto.audit_mac import AuditKeys
 from models import AuditEvent, AuditSeal
+from observe import metrics
 
 log = logging.getLogger("phigate.audit")
 
@@ -114,14 +116,23 @@ async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> in
 
 
 async def run_sealer(
-    keys: AuditKeys, settle: timedelta, interval: timedelta, stop: asyncio.Event
+    keys: AuditKeys,
+    settle: timedelta,
+    interval: timedelta,
+    stop: asyncio.Event,
+    runs: Streak | None = None,
 ) -> None:
-    """Seal (and prune past export windows) every `interval` until `stop` is set."""
+    """Seal (and prune past export windows) every `interval` until `stop` is set; `runs`
+    follows how the runs go (readiness, api/health.py)."""
+    runs = runs or Streak()
     while not stop.is_set():
         try:
             await seal_pending(keys, settle)
             await prune_windows(datetime.now(UTC))
+            runs.succeeded()
         except Exception as exc:
+            runs.failed()
+            metrics.SEALING_FAILURES.inc()
             # By type only: driver messages may quote statements. Retried next round.
             log.error("audit sealing failed (%s); will retry", type(exc).__name__)
         with contextlib.suppress(TimeoutError):
@@ -129,17 +140,19 @@ async def run_sealer(
 
 
 @contextlib.asynccontextmanager
-async def background_sealer(settings: SealerSettings, keys: AuditKeys) -> AsyncIterator[None]:
-    """Runs the sealer beside the app; a zero interval leaves sealing to `phigate audit seal`."""
+async def background_sealer(settings: SealerSettings, keys: AuditKeys) -> AsyncIterator[Streak]:
+    """Runs the sealer beside the app; a zero interval leaves sealing to `phigate audit seal`.
+    Yields how its runs go."""
+    runs = Streak()
     if not settings.audit_seal_interval:
-        yield
+        yield runs
         return
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_sealer(keys, settings.audit_settle, settings.audit_seal_interval, stop)
+        run_sealer(keys, settings.audit_settle, settings.audit_seal_interval, stop, runs)
     )
     try:
-        yield
+        yield runs
     finally:
         stop.set()
         await task

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from audit.buffer import entry
 from models import AuditEvent
+from observe import metrics
 from permissions.decisions import Change
 from permissions.errors import AuditUnavailable
 from permissions.principal import Principal
@@ -69,6 +70,7 @@ async def _record(
             phi_fields=_fields(change.prefix, fields),
         )
     except Exception as exc:
+        metrics.AUDIT_WRITE_FAILURES.labels("change").inc()
         log.error("audit write of a change failed (%s); nothing written", type(exc).__name__)
         raise AuditUnavailable() from None
 

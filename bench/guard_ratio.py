@@ -85,7 +85,9 @@ async def seed(keyring: Keyring, count: int) -> tuple[User, User]:
     desk = await User.create(username="bench.desk", role=Role.FRONT_DESK, password_hash=no_login)
     async with in_transaction():
         for i in range(count):
+            # Random demo MRNs collide by a few thousand; (organization, MRN) is unique.
             values = synthetic_patient(rng)
+            values.demographics["mrn"] = f"BENCH-{i:06d}"
             patient = await create_patient(keyring, org, values)
             await _plain_copy(patient.public_id, values)
             if i < CARE_TEAM:

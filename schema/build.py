@@ -23,6 +23,7 @@ from schema.inventory import PhiField, phi_fields
 from schema.limits import CostLimit, Limits, directives_per_field_rule, ignore_introspection
 from schema.mutation import Mutation
 from schema.object_pass import PHI_GUARDS
+from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import SCALARS
 from schema.text import TextLiteralRule
@@ -74,6 +75,8 @@ def build_schema(limits: Limits | None = None, production: bool = True) -> Phiga
         mutation=Mutation,
         types=[Patient, Encounter, Diagnosis, Observation, ClinicalNote],
         extensions=[
+            # First: its time covers the other extensions' work (the audit write too).
+            OperationMetrics,
             Documents(limits.max_tokens, rules, hide_suggestions=production).extension,
             lambda: CostLimit(limits.max_cost, limits.list_estimate),
             AuditFlush,

@@ -28,6 +28,7 @@ from api.app import create_app
 from api.settings import Environment, Settings
 from crypto.keyring import Keyring
 from tests.helpers import ManualClock, TestAuthenticator
+from tests.log_capture import LeakScan, scanning, world_values
 from tests.pgcluster import find_bin_dir, throwaway_cluster
 from tests.world import World, build_world
 
@@ -130,6 +131,16 @@ def oathtool() -> str:
 @pytest.fixture(scope="session")
 def master_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(master_key: str) -> Iterator[None]:
+    """Every line phigate would log during the whole run, at DEBUG, is scanned for the world's
+    PHI values, its password and the master key; a leak fails the run at its end (naming the
+    logger and value). Servers the tests start as processes log to files of their own."""
+    with scanning(LeakScan({*world_values(), master_key})) as scan:
+        yield
+    assert scan.leaks == [], f"{len(scan.leaks)} log lines with a secret in them"
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ async def test_a_frozen_postgres_is_503_within_the_limit(
             ready, statuses = await asyncio.gather(http.get("/readyz"), failed_logins(http))
             elapsed = time.monotonic() - started
             assert ready.status_code == 503
-            assert ready.json() == {"status": "unavailable"}
+            assert ready.json() == {"status": "unavailable", "checks": {"database": "fail"}}
             assert statuses == [503] * CONCURRENT
             assert elapsed < BOUND, elapsed
             assert (await http.get("/healthz")).status_code == 200
