@@ -11,6 +11,7 @@ from pathlib import Path
 from api import db
 from api.keys import key_provider
 from api.settings import Settings
+from api.startup import key_failure
 from crypto.errors import CryptoError
 from ops.archive import ArchiveError
 from ops.audit import operation_id
@@ -73,11 +74,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except _EXPECTED as exc:
         print(f"phigate: backup {command}: {exc}", file=sys.stderr)
         return 1
-    except CryptoError:
-        print(
-            f"phigate: backup {command}: the data keys cannot be unwrapped (wrong master key?)",
-            file=sys.stderr,
-        )
+    except CryptoError as exc:
+        line = key_failure(exc, "the data keys cannot be unwrapped (wrong master key?)")
+        print(f"phigate: backup {command}: {line}", file=sys.stderr)
         return 1
     except FileExistsError:
         print(f"phigate: backup {command}: {args.file} already exists", file=sys.stderr)

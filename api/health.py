@@ -1,7 +1,8 @@
 """`/healthz` (liveness: the process answers) and `/readyz` (readiness: it can serve).
 
 A load balancer should route to a worker only while `/readyz` is 200: the database answered a
-query within the statement timeout, and the keyring is loaded. Neither endpoint needs a login,
+query within the statement timeout, the keyring is loaded, and the key provider answered its
+last probe (api/provider_watch.py). Neither endpoint needs a login,
 so neither says more than its status: the failure's type goes to the log.
 """
 
@@ -28,8 +29,11 @@ class Readiness:
         self.timeout = timeout
 
     async def check(self, request: Request) -> JSONResponse:
-        if getattr(request.app.state, "keyring", None) is None:
+        keyring = getattr(request.app.state, "keyring", None)
+        if keyring is None:
             return _unavailable("keyring not loaded")
+        if keyring.suspended:
+            return _unavailable("key provider does not answer")
         try:
             # The client's own limits apply too; this one also covers a connection attempt.
             async with asyncio.timeout(self.timeout):
