@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, Session
-from pkcs11.exceptions import NoSuchKey, PKCS11Error
+from pkcs11.exceptions import NoSuchKey, PinIncorrect, PKCS11Error
 from pkcs11.mechanisms import GCMParams
 
 from crypto.errors import KeyUnavailable, ProviderUnavailable
@@ -122,13 +122,26 @@ class Pkcs11KeyProvider:
     def _kek(self) -> _Kek:
         if self._key is None:
             try:
-                session = self._open()
-                self._key = self._find(session)
-            except _UNREACHABLE:
-                # No module, no token with the label, a wrong PIN, no key with the label.
+                self._key = self._reach()
+            except PinIncorrect:
+                # Never tried twice: a token locks its PIN after a few wrong ones.
                 self._reset()
                 raise ProviderUnavailable() from None
+            except _UNREACHABLE:
+                self._reset()
+                # A token that went away stays gone for its module until the module is
+                # initialised again (SoftHSM2 and many HSM modules do this): try once more.
+                try:
+                    pkcs11.lib(self._config.module).reinitialize()
+                    self._key = self._reach()
+                except _UNREACHABLE:
+                    # No module, no token with the label, no key with the label.
+                    self._reset()
+                    raise ProviderUnavailable() from None
         return self._key
+
+    def _reach(self) -> _Kek:
+        return self._find(self._open())
 
     def _open(self) -> Session:
         token = pkcs11.lib(self._config.module).get_token(token_label=self._config.token_label)
