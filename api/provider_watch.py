@@ -23,6 +23,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from api.background import alongside
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from crypto.provider import KeyProvider
@@ -88,10 +89,5 @@ def _seen(future: asyncio.Future[bytes]) -> None:
 @contextlib.asynccontextmanager
 async def watching(watch: ProviderWatch) -> AsyncIterator[None]:
     await watch.start()
-    task = asyncio.create_task(watch.run())
-    try:
+    async with alongside(watch.run()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -108,7 +108,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
             )
             created = _init_hsm(hsm.custody(label), folder)
             assert "created on the token" in created, created
-            assert "already on the token" in _init_hsm(hsm.custody(label), folder)
+        assert "already on the token" in _init_hsm(hsm.custody(), folder)
         yield hsm
     finally:
         if previous is None:

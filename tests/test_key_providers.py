@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,20 +16,27 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pkcs11
 import pytest
+from pkcs11 import Attribute, ObjectClass
+from pkcs11.exceptions import AttributeSensitive
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.settings import KeyCustody, ProviderKind, Settings
-from crypto.errors import ProviderUnavailable
+from api.keys import key_provider
+from api.settings import ConfigError, KeyCustody, ProviderKind, Settings
+from crypto.errors import KeyUnavailable, ProviderUnavailable
 from models import AuditEvent, DataKey, SigningKey
 from tests.conftest import https_client, running
 from tests.helpers import TestAuthenticator, gql
-from tests.key_custody import OUTAGE_TOKEN, SoftHsm, kms_server, shared_kms, softhsm  # noqa: F401 (fixtures, asked for by name)
+from tests.key_custody import OUTAGE_TOKEN, SoftHsm, kms_server
+from tests.key_custody import shared_kms as shared_kms
+from tests.key_custody import softhsm as softhsm
 from tests.ops import phigate
-from tests.test_backup import fresh_url  # noqa: F401 (a fixture, asked for by name)
+from tests.test_backup import fresh_url as fresh_url
 from tests.world import OWN, World, build_world
 
+# softhsm, shared_kms and fresh_url above are fixtures, asked for by name (getfixturevalue).
 QUERY = "query($id: ID!) { patient(id: $id) { givenName ssn mrn } }"
 DOWN = "the key provider (HSM/KMS) does not answer or refuses"
 
@@ -170,7 +178,8 @@ async def test_a_provider_that_goes_away_stops_phi_and_readiness(
         if outage.recovers:
             await _readiness(http, 200)
             await _reads_own(http, world)
-            assert refused[1:] == [f"key provider {name} answers again: PHI served again"]
+            again = [r.getMessage() for r in caplog.records if r.name == "phigate.keys"]
+            assert again[1:] == [f"key provider {name} answers again: PHI served again"]
     # Nor does a server start without it.
     if not outage.recovers:
         with pytest.raises(ProviderUnavailable):
@@ -179,13 +188,15 @@ async def test_a_provider_that_goes_away_stops_phi_and_readiness(
 
 
 async def test_rewrap_moves_a_local_deployment_into_the_provider(
-    settings: Settings, custody: KeyCustody
+    settings: Settings, custody: KeyCustody, tmp_path: Path
 ) -> None:
+    archive = tmp_path / "before.phigate-backup"
     async with _serving(settings) as (app, http):
         world = await build_world(app.state.keyring)
         kid = (await http.get("/.well-known/jwks.json")).json()["keys"][0]["kid"]
-    local = {k.id: k.wrapped for k in await DataKey.all()}
-    assert {k.provider for k in await DataKey.all()} == {"local"}
+        local = {k.id: k.wrapped for k in await DataKey.all()}
+        assert {k.provider for k in await DataKey.all()} == {"local"}
+        assert (await phigate(settings, "backup", "create", str(archive))).returncode == 0
 
     held = _held(settings, custody)
     # Before the move, the provider is told what to do rather than failing as a wrong key.
@@ -201,12 +212,15 @@ async def test_rewrap_moves_a_local_deployment_into_the_provider(
     moved = await phigate(moving, "keys", "rewrap", "--from", "local")
     assert moved.returncode == 0, moved.stderr
     assert (
-        f"4 data keys and 1 signing keys re-wrapped from local to {custody.kind.value} "
+        f"3 data keys and 1 signing keys re-wrapped from local to {custody.kind.value} "
         f"(0 already under {custody.kind.value})"
     ) in moved.stdout
     again = await phigate(moving, "keys", "rewrap", "--from", "local")
     assert "0 data keys and 0 signing keys re-wrapped" in again.stdout
-    assert "(5 already under" in again.stdout
+    assert "(4 already under" in again.stdout
+    # A backup from before the move still opens, with the old master key it was made under.
+    verified = await phigate(moving, "backup", "verify", str(archive))
+    assert verified.returncode == 0, verified.stderr
 
     async with _serving(held) as (_, http):
         rows = await DataKey.all()
@@ -218,3 +232,54 @@ async def test_rewrap_moves_a_local_deployment_into_the_provider(
         # Same data keys (nothing re-encrypted), same signing key.
         await _reads_own(http, world)
         assert (await http.get("/.well-known/jwks.json")).json()["keys"][0]["kid"] == kid
+
+
+def test_a_wrapped_key_opens_only_in_its_context(custody: KeyCustody, settings: Settings) -> None:
+    provider = key_provider(_held(settings, custody))
+    key = secrets.token_bytes(32)
+    wrapped = provider.wrap(key, "phigate-data-key|data|1")
+    assert key not in wrapped
+    assert provider.unwrap(wrapped, "phigate-data-key|data|1") == key
+    for other in ("phigate-data-key|data|2", "phigate-data-key|audit|1"):
+        with pytest.raises(KeyUnavailable):
+            provider.unwrap(wrapped, other)
+    with pytest.raises(KeyUnavailable):
+        provider.unwrap(wrapped[:-1] + bytes([wrapped[-1] ^ 1]), "phigate-data-key|data|1")
+
+
+def test_the_hsm_key_never_leaves_the_token(request: pytest.FixtureRequest) -> None:
+    hsm: SoftHsm = request.getfixturevalue("softhsm")
+    config = hsm.custody().pkcs11
+    assert config is not None
+    token = pkcs11.lib(config.module).get_token(token_label=config.token_label)
+    with token.open(user_pin=config.pin) as session:
+        kek = session.get_key(label=config.key_label, object_class=ObjectClass.SECRET_KEY)
+        assert kek[Attribute.SENSITIVE] is True
+        assert kek[Attribute.EXTRACTABLE] is False
+        assert kek[Attribute.NEVER_EXTRACTABLE] is True
+        with pytest.raises(AttributeSensitive):
+            kek[Attribute.VALUE]
+
+
+def test_provider_settings_name_what_is_missing(tmp_path: Path) -> None:
+    base = {"PHIGATE_ENV": "production", "PHIGATE_DATA_DIR": str(tmp_path)}
+    pkcs = {**base, "PHIGATE_KEY_PROVIDER": "pkcs11", "PHIGATE_PKCS11_MODULE": "/x.so"}
+    with pytest.raises(ConfigError, match="PHIGATE_PKCS11_TOKEN_LABEL is required"):
+        Settings.from_env(pkcs)
+    pkcs["PHIGATE_PKCS11_TOKEN_LABEL"] = "t"
+    with pytest.raises(ConfigError, match="PHIGATE_PKCS11_PIN or PHIGATE_PKCS11_PIN_FILE"):
+        Settings.from_env(pkcs)
+    pin = tmp_path / "pin"
+    pin.write_text("s3cret-pin\n")
+    # No master key needed in production when the HSM holds the key; the PIN is never shown.
+    held = Settings.from_env({**pkcs, "PHIGATE_PKCS11_PIN_FILE": str(pin)})
+    assert held.key_custody.pkcs11 is not None
+    assert held.key_custody.pkcs11.pin == "s3cret-pin"
+    assert "s3cret-pin" not in repr(held)
+    kms = {**base, "PHIGATE_KEY_PROVIDER": "aws-kms", "PHIGATE_KMS_KEY_ID": "alias/k"}
+    with pytest.raises(ConfigError, match="PHIGATE_KMS_REGION"):
+        Settings.from_env(kms)
+    with pytest.raises(ConfigError, match="PHIGATE_KEY_PROVIDER must be one of"):
+        Settings.from_env({**base, "PHIGATE_KEY_PROVIDER": "vault"})
+    with pytest.raises(ConfigError, match="PHIGATE_MASTER_KEY is required"):
+        Settings.from_env(base)
