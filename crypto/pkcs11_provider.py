@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, Session
-from pkcs11.exceptions import NoSuchKey, PinIncorrect, PKCS11Error
+from pkcs11.exceptions import NoSuchKey, PinIncorrect, PKCS11Error, UserAlreadyLoggedIn
 from pkcs11.mechanisms import GCMParams
 
 from crypto.errors import KeyUnavailable, ProviderUnavailable
@@ -145,7 +145,12 @@ class Pkcs11KeyProvider:
 
     def _open(self) -> Session:
         token = pkcs11.lib(self._config.module).get_token(token_label=self._config.token_label)
-        self._session = token.open(user_pin=self._config.pin, rw=True)
+        try:
+            self._session = token.open(user_pin=self._config.pin, rw=True)
+        except UserAlreadyLoggedIn:
+            # A login is the process's, not the session's: another provider object on this
+            # token (a second app in one process) logged in already.
+            self._session = token.open(rw=True)
         return self._session
 
     def _find(self, session: Session) -> _Kek:
