@@ -2,8 +2,8 @@
 
 A load balancer should route to a worker only while `/readyz` is 200: the database answered a
 query within the statement timeout, the keyring is loaded, and the key provider answered its
-last probe (api/provider_watch.py). Neither endpoint needs a login,
-so neither says more than its status: the failure's type goes to the log.
+last probe (api/provider_watch.py). Neither endpoint needs a login, so neither says more than
+its status: the failure's type goes to the log.
 """
 
 from __future__ import annotations
