@@ -32,6 +32,7 @@ from api.metrics_sampler import sampling
 from api.oauth.bearer import TokenOrSession
 from api.oauth.routes import OAuthRoutes
 from api.oauth.service import OAuth
+from api.provider_watch import ProviderWatch, watching
 from api.settings import Settings
 from api.startup import StartupReport
 from api.transport import TransportGuard
@@ -75,7 +76,11 @@ def create_app(
         try:
             app.state.keyring = await load_keyring(provider)
             audit_keys = await load_audit_keys(provider)
+            app.state.key_watch = ProviderWatch(
+                provider, app.state.keyring, settings.key_custody.check_interval
+            )
             async with (
+                watching(app.state.key_watch),
                 refreshing(app.state.keyring, provider, settings.keyring_refresh),
                 background_sealer(settings, audit_keys) as app.state.sealing,
                 sampling(settings.metrics_address is not None),

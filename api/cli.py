@@ -17,7 +17,7 @@ from api.docs import policy_document, stale, write
 from api.keys import key_provider
 from api.log_config import log_config
 from api.settings import ConfigError, Settings, Transport
-from api.startup import STARTUP_FAILURE, WRONG_MASTER_KEY
+from api.startup import STARTUP_FAILURE, describe
 from api.tls import ensure_self_signed
 from crypto.errors import CryptoError
 from models.keystore import load_keyring
@@ -175,9 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GrantError as exc:
         print(f"phigate: migrate: {exc}", file=sys.stderr)
         return 1
-    except CryptoError:
+    except CryptoError as exc:
         # `demo` (and `serve --demo`) open the data keys before any server starts.
-        print(f"phigate: {WRONG_MASTER_KEY}", file=sys.stderr)
+        print(f"phigate: {describe(exc)}", file=sys.stderr)
         return STARTUP_FAILURE
     return 0
 

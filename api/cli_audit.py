@@ -10,6 +10,7 @@ from typing import Any
 from api import db
 from api.keys import key_provider
 from api.settings import Settings
+from api.startup import key_failure
 from audit.sealer import seal_pending
 from audit.verify import verify_chain
 from crypto.errors import CryptoError
@@ -51,14 +52,15 @@ async def _verify(settings: Settings, _: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"seal": _seal, "verify": _verify}
+_WRONG_KEY = "is PHIGATE_MASTER_KEY the one this database was made with?"
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     await db.connect(settings.database_url)
     try:
         return await _COMMANDS[args.audit_command](settings, args)
-    except CryptoError:
-        print("audit key unavailable: is PHIGATE_MASTER_KEY the one this database was made with?")
+    except CryptoError as exc:
+        print(f"audit key unavailable: {key_failure(exc, _WRONG_KEY)}")
         return 2
     finally:
         await db.disconnect()

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from api import db
 from api.keys import key_provider
-from api.settings import Settings
+from api.settings import ProviderKind, Settings
+from api.startup import key_failure
 from crypto.errors import CryptoError
-from ops.archive import ArchiveError
+from crypto.provider import KeyProvider
+from ops.archive import ArchiveError, read_header
 from ops.audit import operation_id
 from ops.backup import BackupError, create_backup, restore_backup, verify_backup
 from ops.errors import DATABASE_ERRORS
@@ -63,9 +65,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             summary = asyncio.run(create_backup(deployment, provider, args.file, operation))
             print(f"{summary.describe()} -> {args.file}")
         elif command == "verify":
+            provider = _archive_provider(settings, args.file, provider)
             summary = asyncio.run(verify_backup(deployment, provider, args.file, operation))
             print(f"{summary.describe()}: verified, every table matches its manifest")
         else:
+            provider = _archive_provider(settings, args.file, provider)
             summary = asyncio.run(
                 restore_backup(deployment, provider, args.file, operation, args.force)
             )
@@ -73,11 +77,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except _EXPECTED as exc:
         print(f"phigate: backup {command}: {exc}", file=sys.stderr)
         return 1
-    except CryptoError:
-        print(
-            f"phigate: backup {command}: the data keys cannot be unwrapped (wrong master key?)",
-            file=sys.stderr,
-        )
+    except CryptoError as exc:
+        line = key_failure(exc, "the data keys cannot be unwrapped (wrong master key?)")
+        print(f"phigate: backup {command}: {line}", file=sys.stderr)
         return 1
     except FileExistsError:
         print(f"phigate: backup {command}: {args.file} already exists", file=sys.stderr)
@@ -92,3 +94,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _archive_provider(settings: Settings, archive: Path, configured: KeyProvider) -> KeyProvider:
+    """The provider that wrapped the archive's key: an archive made before a move to an
+    HSM/KMS opens with the old one (its settings, the old master key, must still be set). The
+    header is not authenticated yet; a changed name only picks a provider that fails."""
+    try:
+        with archive.open("rb") as source:
+            made_by = read_header(source).fields.get("provider")
+        kind = ProviderKind(str(made_by))
+    except (OSError, ArchiveError, ValueError):
+        return configured  # the command itself reports what is wrong with the file
+    return configured if kind.value == configured.name else key_provider(settings, kind)

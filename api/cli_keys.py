@@ -1,4 +1,5 @@
-"""`phigate keys rotate | reencrypt | status`: data key rotation from the command line."""
+"""`phigate keys rotate | reencrypt | status | rewrap | init-hsm`: data key rotation, and the
+move of the key-encryption key into an HSM or KMS, from the command line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from tortoise.exceptions import IntegrityError
 
 from api import db
 from api.keys import key_provider
-from api.settings import Settings
+from api.settings import ConfigError, ProviderKind, Settings
+from api.startup import key_failure
 from crypto.errors import CryptoError
 from crypto.provider import KeyProvider
 from models.keystore import load_keyring
@@ -20,6 +22,7 @@ from ops.audit import operation_id
 from ops.errors import DATABASE_ERRORS
 from ops.key_status import key_status
 from ops.progress import Progress
+from ops.rewrap import rewrap
 from ops.rotation import count_stale, primary_key, reencrypt, rotate, wait_for_workers
 
 GRACE_FACTOR = 3
@@ -47,6 +50,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
     status = sub.add_parser("status", help="values per data key version, per sealed column")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    moving = sub.add_parser(
+        "rewrap", help="re-wrap every stored key under PHIGATE_KEY_PROVIDER (leaving --from)"
+    )
+    moving.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        choices=[kind.value for kind in ProviderKind],
+        help="the provider the keys are wrapped by now (its settings must still be set)",
+    )
+    sub.add_parser(
+        "init-hsm", help="create the key-encryption key on the PKCS#11 token (if it has none)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -58,6 +74,8 @@ def _positive(text: str) -> int:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     provider = key_provider(settings)
+    if args.keys_command == "init-hsm":
+        return _init_hsm(settings, provider)
     try:
         return asyncio.run(_connected(settings, provider, args))
     except KeyboardInterrupt:
@@ -79,9 +97,12 @@ async def _connected(settings: Settings, provider: KeyProvider, args: argparse.N
             else:
                 sys.stdout.write(status.as_table())
             return 0
+        if args.keys_command == "rewrap":
+            return await _rewrap(settings, provider, ProviderKind(args.source))
         return await _rotate(settings, provider, args)
-    except CryptoError:
-        print("phigate: the data keys cannot be unwrapped (wrong master key?)", file=sys.stderr)
+    except CryptoError as exc:
+        line = key_failure(exc, "the data keys cannot be unwrapped (wrong master key?)")
+        print(f"phigate: {line}", file=sys.stderr)
         return 1
     except DATABASE_ERRORS as exc:
         print(f"phigate: keys: database or file error ({type(exc).__name__})", file=sys.stderr)
@@ -125,3 +146,26 @@ async def _rotate(settings: Settings, provider: KeyProvider, args: argparse.Name
     if outcome.remaining:
         print("run `phigate keys reencrypt` to continue")
     return 1 if outcome.unreadable else 0
+
+
+async def _rewrap(settings: Settings, target: KeyProvider, kind: ProviderKind) -> int:
+    if kind is settings.key_custody.kind:
+        raise ConfigError("keys rewrap --from names the provider PHIGATE_KEY_PROVIDER already is")
+    source = key_provider(settings, kind)
+    done = await rewrap(source, target, operation_id())
+    print(done.describe(source.name, target.name))
+    return 0
+
+
+def _init_hsm(settings: Settings, provider: KeyProvider) -> int:
+    create_key = getattr(provider, "create_key", None)
+    if settings.key_custody.kind is not ProviderKind.PKCS11 or create_key is None:
+        raise ConfigError("keys init-hsm needs PHIGATE_KEY_PROVIDER=pkcs11")
+    try:
+        created = create_key()
+    except CryptoError as exc:
+        print(f"phigate: {key_failure(exc)}", file=sys.stderr)
+        return 1
+    label = settings.key_custody.pkcs11.key_label if settings.key_custody.pkcs11 else ""
+    print(f"key {label!r} {'created on' if created else 'already on'} the token")
+    return 0

@@ -22,6 +22,7 @@ _REFUSALS = {
     401: ("UNAUTHENTICATED", "Authentication required"),
     403: ("FORBIDDEN", "Not permitted"),
     415: ("BAD_REQUEST", "POST bodies must be application/json"),
+    503: ("SERVICE_UNAVAILABLE", "Keys unavailable: the key provider does not answer"),
 }
 
 
@@ -99,6 +100,10 @@ class GraphQLEndpoint:
         if request.method == "POST" and not is_json(request):
             # Forms and text/plain are what a cross-site page can post without a preflight.
             await refusal("content_type_must_be_json", 415)(scope, receive, send)
+            return
+        if request.app.state.keyring.suspended:
+            # Fail closed, and say why once rather than as PHI_UNAVAILABLE on every field.
+            await refusal("key_provider_unavailable", 503)(scope, receive, send)
             return
         request.state.principal = principal
         await self._view(scope, receive, send)

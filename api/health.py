@@ -2,8 +2,9 @@
 
 A load balancer should route to a worker only while `/readyz` is 200: the database answers a
 query within the statement timeout, every migration this code ships is applied, the keyring is
-loaded, and the audit trail is being written (audit/health.py: neither the request records nor
-the background sealer are failing run after run). Neither endpoint needs a login, so neither
+loaded and its key provider answered its last probe (api/provider_watch.py), and the audit
+trail is being written (audit/health.py: neither the request records nor the background sealer
+are failing run after run). Neither endpoint needs a login, so neither
 says more than which check failed (`{"status": "unavailable", "checks": {"database": "fail"}}`);
 the failure's type goes to the log.
 """
@@ -41,8 +42,11 @@ class Readiness:
     async def check(self, request: Request) -> JSONResponse:
         failed: dict[str, str] = {}
         state = request.app.state
-        if getattr(state, "keyring", None) is None:
+        keyring = getattr(state, "keyring", None)
+        if keyring is None:
             failed["keyring"] = FAIL
+        elif keyring.suspended:
+            failed["key_provider"] = FAIL
         try:
             # The client's own limits apply too; this one also covers a connection attempt.
             async with asyncio.timeout(self.timeout):

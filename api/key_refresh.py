@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from api.background import alongside
 from crypto.keyring import Keyring
 from crypto.provider import KeyProvider
 from models.keystore import refresh_keyring
@@ -39,10 +40,5 @@ async def _poll(keyring: Keyring, provider: KeyProvider, every: timedelta) -> No
 async def refreshing(
     keyring: Keyring, provider: KeyProvider, every: timedelta
 ) -> AsyncIterator[None]:
-    task = asyncio.create_task(_poll(keyring, provider, every))
-    try:
+    async with alongside(_poll(keyring, provider, every)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

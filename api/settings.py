@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from api.db import Timeouts
 from api.networks import Network, parse_networks
+from crypto.provider_config import KmsConfig, Pkcs11Config
 from permissions.policy import EXPORT_BUDGET
 from permissions.roles import Role
 from permissions.safeguards import Safeguards
@@ -44,6 +45,24 @@ class Transport(StrEnum):
     """A trusted TLS-terminating proxy in front; it must send `X-Forwarded-Proto: https`."""
 
 
+class ProviderKind(StrEnum):
+    """Who holds the key-encryption key that wraps the data keys (api/keys.py)."""
+
+    LOCAL = "local"
+    PKCS11 = "pkcs11"
+    AWS_KMS = "aws-kms"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCustody:
+    kind: ProviderKind = ProviderKind.LOCAL
+    pkcs11: Pkcs11Config | None = None
+    kms: KmsConfig | None = None
+    """Either may be set beside another kind: `phigate keys rewrap --from` reads both."""
+    check_interval: timedelta = timedelta(seconds=10)
+    """How often a running worker asks the provider to unwrap a probe (api/provider_watch.py)."""
+
+
 E = TypeVar("E", bound=StrEnum)
 DEFAULT_LIMITS = Limits()
 
@@ -63,6 +82,7 @@ class Settings:
     data_dir: Path
     database_url: str
     master_key: str | None = field(repr=False)
+    key_custody: KeyCustody = field(default_factory=KeyCustody)
     host: str = "127.0.0.1"
     port: int = 8443
     transport: Transport = Transport.TLS
@@ -139,7 +159,12 @@ class Settings:
         environment = _choice(env, "PHIGATE_ENV", Environment, Environment.DEVELOPMENT)
         data_dir = Path(env.get("PHIGATE_DATA_DIR", "data")).resolve()
         master_key = env.get("PHIGATE_MASTER_KEY") or None
-        if environment is Environment.PRODUCTION and master_key is None:
+        custody = _key_custody(env)
+        if (
+            environment is Environment.PRODUCTION
+            and custody.kind is ProviderKind.LOCAL
+            and master_key is None
+        ):
             raise ConfigError("PHIGATE_MASTER_KEY is required in production")
         transport = _choice(env, "PHIGATE_TRANSPORT", Transport, Transport.TLS)
         trusted_proxies = _networks(env, "PHIGATE_TRUSTED_PROXIES")
@@ -158,6 +183,7 @@ class Settings:
             database_url=env.get("PHIGATE_DATABASE_URL")
             or f"sqlite://{data_dir / 'phigate.sqlite3'}",
             master_key=master_key,
+            key_custody=custody,
             host=host,
             port=port,
             transport=transport,
@@ -204,6 +230,53 @@ class Settings:
             log_level=_choice(env, "PHIGATE_LOG_LEVEL", LogLevel, LogLevel.INFO),
             metrics_address=_address(env, "PHIGATE_METRICS_ADDRESS", port),
         )
+
+
+def _key_custody(env: Mapping[str, str]) -> KeyCustody:
+    kind = _choice(env, "PHIGATE_KEY_PROVIDER", ProviderKind, ProviderKind.LOCAL)
+    pkcs11 = None
+    if kind is ProviderKind.PKCS11 or env.get("PHIGATE_PKCS11_MODULE"):
+        pkcs11 = Pkcs11Config(
+            module=_required(env, "PHIGATE_PKCS11_MODULE"),
+            token_label=_required(env, "PHIGATE_PKCS11_TOKEN_LABEL"),
+            key_label=env.get("PHIGATE_PKCS11_KEY_LABEL") or "phigate-kek",
+            pin=_secret(env, "PHIGATE_PKCS11_PIN"),
+        )
+    kms = None
+    if kind is ProviderKind.AWS_KMS or env.get("PHIGATE_KMS_KEY_ID"):
+        region = env.get("PHIGATE_KMS_REGION") or env.get("AWS_REGION")
+        if not region:
+            raise ConfigError("PHIGATE_KMS_REGION (or AWS_REGION) is required for AWS KMS")
+        kms = KmsConfig(
+            key_id=_required(env, "PHIGATE_KMS_KEY_ID"),
+            region=region,
+            endpoint_url=env.get("PHIGATE_KMS_ENDPOINT_URL") or None,
+        )
+    check = _seconds(env, "PHIGATE_KEY_PROVIDER_CHECK_SECONDS", 10)
+    return KeyCustody(kind=kind, pkcs11=pkcs11, kms=kms, check_interval=check)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise ConfigError(f"{name} is required for the configured key provider")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """`NAME`, or the first line of the file `NAME_FILE` names (a mounted secret)."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        raise ConfigError(f"{name} or {name}_FILE is required for the configured key provider")
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"{name}_FILE cannot be read") from None
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"{name}_FILE is empty")
+    return lines[0].strip()
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -15,22 +15,39 @@ import traceback
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, ProviderUnavailable, WrongProvider
 from ops.errors import DATABASE_ERRORS
 
 log = logging.getLogger("phigate.startup")
 STARTUP_FAILURE = 3
 """uvicorn's exit status for an app that did not start; `phigate serve` uses it throughout."""
 WRONG_MASTER_KEY = "the master key does not open the data keys (wrong PHIGATE_MASTER_KEY?)"
+PROVIDER_UNAVAILABLE = (
+    "the key provider (HSM/KMS) does not answer or refuses: check PHIGATE_KEY_PROVIDER's "
+    "settings, the token or key, and the network"
+)
 
 
 def describe(exc: BaseException) -> str:
     """One line for a startup failure, with no exception message in it."""
     if isinstance(exc, CryptoError):
-        return WRONG_MASTER_KEY
+        return key_failure(exc)
     if isinstance(exc, DATABASE_ERRORS):
         return f"the database cannot be reached or read ({type(exc).__name__})"
     return f"startup failed: unexpected {type(exc).__name__}"
+
+
+def key_failure(exc: CryptoError, wrong_key: str = WRONG_MASTER_KEY) -> str:
+    """One line for keys that would not unwrap: the provider is down, the keys are another
+    provider's, or (`wrong_key`) the key is not the one they were wrapped with."""
+    if isinstance(exc, ProviderUnavailable):
+        return PROVIDER_UNAVAILABLE
+    if isinstance(exc, WrongProvider):
+        return (
+            f"the stored keys are wrapped by the {exc.wrapped_by} key provider, not "
+            f"{exc.configured}: run `phigate keys rewrap --from {exc.wrapped_by}` first"
+        )
+    return wrong_key
 
 
 class StartupReport:

@@ -38,6 +38,7 @@ class Keyring:
         self._primary = primary
         self._index_key = index_key
         self._column_index_keys: dict[str, bytes] = {}
+        self._suspended = False
 
     @property
     def primary(self) -> int:
@@ -48,6 +49,21 @@ class Keyring:
     def versions(self) -> frozenset[int]:
         return frozenset(self._aeads)
 
+    @property
+    def suspended(self) -> bool:
+        return self._suspended
+
+    def suspend(self) -> None:
+        """Refuse every seal, open and blind index until `resume`: the key provider stopped
+        answering, and keys it no longer vouches for are not used (fail closed). Opening
+        finds no key at all, so the hot path pays nothing for the check."""
+        self._suspended = True
+        self._openers = {}
+
+    def resume(self) -> None:
+        self._openers = _openers(self._aeads)
+        self._suspended = False
+
     def learn(self, data_keys: Mapping[int, bytes]) -> None:
         """Add data key versions created since this keyring was loaded (a rotation elsewhere);
         the newest becomes primary. Running requests see the change at once: the keyring is
@@ -55,7 +71,8 @@ class Keyring:
         if not data_keys:
             return
         aeads = {**self._aeads, **{v: AESGCM(k) for v, k in data_keys.items()}}
-        self._openers = _openers(aeads)
+        if not self._suspended:
+            self._openers = _openers(aeads)
         self._aeads = aeads
         self._primary = max(aeads)
 
@@ -70,6 +87,8 @@ class Keyring:
         return int(version)
 
     def seal(self, plaintext: str, binding: str) -> Sealed:
+        if self._suspended:
+            raise KeyUnavailable()
         version = self._primary
         nonce = os.urandom(_NONCE_BYTES)
         body = self._aeads[version].encrypt(nonce, plaintext.encode(), _aad(binding, version))
@@ -94,6 +113,8 @@ class Keyring:
 
     def blind_index(self, column: str, normalized: str) -> bytes:
         """HMAC-SHA256 under a per-column key, so equal values in two columns do not match."""
+        if self._suspended:
+            raise KeyUnavailable()
         key = self._column_index_keys.get(column)
         if key is None:
             key = hmac.digest(self._index_key, b"blind-index|" + column.encode(), hashlib.sha256)

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crypto.audit_mac import AuditKeys
+from crypto.errors import WrongProvider
 from crypto.keyring import Keyring
 from crypto.provider import KeyProvider
 from models.keys import DataKey, KeyPurpose
@@ -15,9 +16,14 @@ from models.keys import DataKey, KeyPurpose
 DATA_KEY_BYTES = 32
 
 
-def _context(purpose: KeyPurpose, version: int) -> str:
+def key_context(purpose: KeyPurpose, version: int) -> str:
     # Binds a wrapped key to its purpose and version: a row swapped in the table fails to unwrap.
     return f"phigate-data-key|{purpose.value}|{version}"
+
+
+def signing_context(kid: str) -> str:
+    # Binds a wrapped OAuth signing key to its kid: a row swapped in the table fails to unwrap.
+    return f"phigate-signing-key|{kid}"
 
 
 async def _create_initial_keys(provider: KeyProvider) -> None:
@@ -31,7 +37,7 @@ async def _create_initial_keys(provider: KeyProvider) -> None:
                     purpose=purpose,
                     version=1,
                     provider=provider.name,
-                    wrapped=provider.wrap(key, _context(purpose, 1)),
+                    wrapped=provider.wrap(key, key_context(purpose, 1)),
                 )
     except IntegrityError:
         # Another worker created them first; theirs are the keys.
@@ -41,13 +47,23 @@ async def _create_initial_keys(provider: KeyProvider) -> None:
 _KEYRING_PURPOSES = (KeyPurpose.DATA, KeyPurpose.BLIND_INDEX)
 
 
+def unwrap_stored(provider: KeyProvider, wrapped_by: str, wrapped: bytes, context: str) -> bytes:
+    """Unwrap a stored key, saying so plainly if another provider wrapped it (a switch to an
+    HSM/KMS whose `phigate keys rewrap` has not run): that is not a wrong key."""
+    if wrapped_by != provider.name:
+        raise WrongProvider(wrapped_by, provider.name)
+    return provider.unwrap(wrapped, context)
+
+
 async def _unwrap_all(
     provider: KeyProvider, rows: list[DataKey]
 ) -> tuple[dict[int, bytes], dict[int, bytes]]:
     data: dict[int, bytes] = {}
     index: dict[int, bytes] = {}
     for row in rows:
-        key = provider.unwrap(row.wrapped, _context(row.purpose, row.version))
+        key = unwrap_stored(
+            provider, row.provider, row.wrapped, key_context(row.purpose, row.version)
+        )
         (data if row.purpose is KeyPurpose.DATA else index)[row.version] = key
     return data, index
 
@@ -93,7 +109,7 @@ async def create_data_key(provider: KeyProvider, version: int) -> DataKey:
         version=version,
         provider=provider.name,
         wrapped=provider.wrap(
-            secrets.token_bytes(DATA_KEY_BYTES), _context(KeyPurpose.DATA, version)
+            secrets.token_bytes(DATA_KEY_BYTES), key_context(KeyPurpose.DATA, version)
         ),
     )
 
@@ -107,7 +123,9 @@ async def load_audit_keys(provider: KeyProvider, *, create: bool = True) -> Audi
         rows = await DataKey.filter(purpose=KeyPurpose.AUDIT)
     return AuditKeys(
         {
-            row.version: provider.unwrap(row.wrapped, _context(row.purpose, row.version))
+            row.version: unwrap_stored(
+                provider, row.provider, row.wrapped, key_context(row.purpose, row.version)
+            )
             for row in rows
         }
     )

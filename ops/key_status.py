@@ -19,6 +19,9 @@ class KeyStatus:
     """`table.column` -> values per data key version."""
     index_values: int = 0
     """Blind-index values (all under the one blind-index key version)."""
+    providers: Counter[str] = field(default_factory=Counter)
+    """Stored data, blind-index and audit keys per provider that wraps them (`local`,
+    `pkcs11`, `aws-kms`): more than one means a `keys rewrap` is unfinished."""
 
     def primary(self, purpose: KeyPurpose) -> int:
         return max(self.versions[purpose])
@@ -43,6 +46,7 @@ class KeyStatus:
                 "versions": self.versions[KeyPurpose.BLIND_INDEX],
                 "values": self.index_values,
             },
+            "wrapped_by": dict(sorted(self.providers.items())),
         }
 
     def as_table(self) -> str:
@@ -58,6 +62,8 @@ class KeyStatus:
             f"blind index key: v{self.primary(KeyPurpose.BLIND_INDEX)}, "
             f"{self.index_values} indexed values"
         )
+        wrapped = ", ".join(f"{name} ({n})" for name, n in sorted(self.providers.items()))
+        lines.append(f"keys wrapped by: {wrapped}")
         return "\n".join(lines) + "\n"
 
 
@@ -67,9 +73,11 @@ def _keyed(counts: Counter[int]) -> dict[str, int]:
 
 async def key_status() -> KeyStatus:
     versions: dict[KeyPurpose, list[int]] = {purpose: [] for purpose in KeyPurpose}
+    providers: Counter[str] = Counter()
     for key in await DataKey.all().order_by("version"):
         versions[key.purpose].append(key.version)
-    status = KeyStatus(versions)
+        providers[key.provider] += 1
+    status = KeyStatus(versions, providers=providers)
     connection = default_connection()
     for table in sealed_tables():
         for column in table.columns:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from api.settings import Settings
+from api.settings import KeyCustody, Settings
 from ops.sqlite import sqlite_path
 
 
@@ -36,7 +36,27 @@ def cli_env(settings: Settings, master_key: str | None = None) -> dict[str, str]
         "PHIGATE_DATABASE_URL": settings.database_url,
         "PHIGATE_MASTER_KEY": master_key or settings.master_key or "",
         "PHIGATE_DATA_DIR": str(settings.data_dir),
+        **custody_env(settings.key_custody),
     }
+
+
+def custody_env(custody: KeyCustody) -> dict[str, str]:
+    """The environment that configures `custody` (the key provider and its settings)."""
+    env = {"PHIGATE_KEY_PROVIDER": custody.kind.value}
+    if custody.pkcs11 is not None:
+        env |= {
+            "PHIGATE_PKCS11_MODULE": custody.pkcs11.module,
+            "PHIGATE_PKCS11_TOKEN_LABEL": custody.pkcs11.token_label,
+            "PHIGATE_PKCS11_KEY_LABEL": custody.pkcs11.key_label,
+            "PHIGATE_PKCS11_PIN": custody.pkcs11.pin,
+        }
+    if custody.kms is not None:
+        env |= {
+            "PHIGATE_KMS_KEY_ID": custody.kms.key_id,
+            "PHIGATE_KMS_REGION": custody.kms.region,
+            "PHIGATE_KMS_ENDPOINT_URL": custody.kms.endpoint_url or "",
+        }
+    return env
 
 
 async def phigate(settings: Settings, *args: str, master_key: str | None = None) -> Run:

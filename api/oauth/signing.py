@@ -13,13 +13,9 @@ from tortoise.transactions import in_transaction
 from api.clock import Clock
 from crypto.provider import KeyProvider
 from models import SigningKey
+from models.keystore import signing_context, unwrap_stored
 
 ALG = "ES256"
-
-
-def _context(kid: str) -> str:
-    # Binds the wrapped key to its kid: a row swapped in the table fails to unwrap.
-    return f"phigate-signing-key|{kid}"
 
 
 class SigningKeys:
@@ -44,7 +40,11 @@ class SigningKeys:
                 await self._generate()
                 rows = await SigningKey.filter(retired_at__isnull=True).order_by("id")
             self._keys = {
-                row.kid: ECKey.import_key(self._provider.unwrap(row.wrapped, _context(row.kid)))
+                row.kid: ECKey.import_key(
+                    unwrap_stored(
+                        self._provider, row.provider, row.wrapped, signing_context(row.kid)
+                    )
+                )
                 for row in rows
             }
             self._current = rows[-1].kid
@@ -57,7 +57,7 @@ class SigningKeys:
                 kid=kid,
                 alg=ALG,
                 provider=self._provider.name,
-                wrapped=self._provider.wrap(key.as_der(private=True), _context(kid)),
+                wrapped=self._provider.wrap(key.as_der(private=True), signing_context(kid)),
                 public_jwk=json.dumps(self._public(kid, key)),
                 created_at=self._clock.now(),
             )
