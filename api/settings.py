@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from api.cors import parse_origin
 from api.db import Timeouts
 from api.networks import Network, parse_networks
 from permissions.policy import EXPORT_BUDGET
@@ -22,6 +23,13 @@ from schema.limits import Limits
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class TrustedDocuments(StrEnum):
+    OPTIONAL = "optional"
+    """A request sends a registered document's hash or a document's text."""
+    REQUIRED = "required"
+    """Only registered documents run: any other text is refused before it is parsed."""
 
 
 class Transport(StrEnum):
@@ -90,6 +98,10 @@ class Settings:
     """Longest a connection may take to send a request's headers (api/http_protocol.py)."""
     graceful_shutdown: timedelta = timedelta(seconds=5)
     """Longest a stopping server waits for requests in flight before closing connections."""
+    cors_origins: frozenset[str] = frozenset()
+    """Web origins (`https://app.example.org`) whose pages may call phigate with credentials."""
+    trusted_documents: TrustedDocuments = TrustedDocuments.OPTIONAL
+    """Whether /graphql runs only documents registered with `phigate documents register`."""
 
     def __post_init__(self) -> None:
         # Here, not in from_env: a Settings built in code is refused the same way.
@@ -183,6 +195,10 @@ class Settings:
             serving_role=env.get("PHIGATE_SERVING_ROLE") or None,
             header_timeout=_seconds(env, "PHIGATE_HEADER_TIMEOUT_SECONDS", 10),
             graceful_shutdown=timedelta(seconds=_int(env, "PHIGATE_GRACEFUL_SHUTDOWN_SECONDS", 5)),
+            cors_origins=_origins(env.get("PHIGATE_CORS_ORIGINS", "")),
+            trusted_documents=_choice(
+                env, "PHIGATE_TRUSTED_DOCUMENTS", TrustedDocuments, TrustedDocuments.OPTIONAL
+            ),
         )
 
 
@@ -217,6 +233,14 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
         return parse_networks(env.get(name, ""))
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from None
+
+
+def _origins(text: str) -> frozenset[str]:
+    """`https://app.example.org https://portal.example.org` (spaces or commas between)."""
+    try:
+        return frozenset(parse_origin(entry) for entry in text.replace(",", " ").split())
+    except ValueError as exc:
+        raise ConfigError(f"PHIGATE_CORS_ORIGINS: {exc}") from None
 
 
 def _role_networks(text: str) -> Mapping[Role, tuple[Network, ...]]:

@@ -188,9 +188,13 @@ async def test_idle_timeout_then_absolute_lifetime(
     clock.advance(minutes=15, seconds=10)  # the timeout, and the 9 s (1%) it may run late
     idle = await query(session_client, token, session_world)
     assert idle.status_code == 401
-    assert idle.json()["errors"][0]["extensions"] == {
-        "code": "UNAUTHENTICATED", "reason": "idle_timeout",
+    extensions = idle.json()["errors"][0]["extensions"]
+    assert extensions == {
+        "code": "UNAUTHENTICATED", "reason": "idle_timeout", "request_id": extensions["request_id"],
     }  # fmt: skip
+    assert idle.headers["www-authenticate"] == (
+        'Bearer realm="phigate", error="invalid_token", error_description="idle_timeout"'
+    )
     assert "data" not in idle.json()
     await query(session_client, token, session_world)
     assert await events("IDLE_EXPIRED") == ["IDLE_EXPIRED"]
