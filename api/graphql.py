@@ -96,6 +96,11 @@ class _View(GraphQL[RequestContext, None]):
             response = refusal(request, _strawberry_reason(exc.reason), status)
         await response(scope, receive, send)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # The endpoint serves the IDE page itself (`GraphQLEndpoint._is_ide_page`); strawberry
+        # would take any GET without `query` (one naming a trusted document) for the page.
+        return False
+
     def decode_json(self, data: str | bytes) -> object:
         # The body was checked by api.decoding already; a GET's `variables` were not.
         return parse_json(data)
