@@ -80,7 +80,8 @@ async def test_register_list_and_run_by_hash(
     assert "already registered" in again.stdout
     assert await TrustedDocument.all().count() == 1
     listed = await documents(settings, "list")
-    assert f"sha256:{HASH}" in listed.stdout and "OwnSsn Count" in listed.stdout
+    assert f"sha256:{HASH}" in listed.stdout
+    assert "OwnSsn Count" in listed.stdout
     variables = {"id": world.patients["own"]}
     expected = {"data": {"patient": {"ssn": OWN["ssn"]}}}
     apollo = {
@@ -175,7 +176,9 @@ async def test_a_file_that_cannot_be_registered_registers_nothing(
     bad.write_text(text)
     result = await documents(settings, "register", str(document_file), str(bad))
     assert result.returncode == 2
-    assert f"{bad}: " in result.stderr and why in result.stderr
+    assert f"{bad}: " in result.stderr
+    assert why in result.stderr
     assert "Traceback" not in result.stderr
     listed = await documents(settings, "list")
-    assert listed.returncode == 0 and listed.stdout == ""
+    assert listed.returncode == 0
+    assert listed.stdout == ""
