@@ -37,16 +37,16 @@ _REFUSALS = {
     415: ("BAD_REQUEST", "POST bodies must be application/json"),
 }
 _STRAWBERRY_REASONS = (
-    # strawberry's refusals by the start of their text (which may quote the request).
-    ("No GraphQL query found", "query_required"),
-    ("Unknown operation named", "operation_name_unknown"),
-    ("Must provide operation name", "operation_name_required"),
-    ("Can't get GraphQL operation type", "operation_type_unknown"),
-    ("mutations are not allowed when using GET", "mutation_requires_post"),
-    ("The GraphQL operation's `query`", "query_must_be_a_string"),
-    ("The GraphQL operation's `variables`", "variables_must_be_an_object"),
-    ("The GraphQL operation's `extensions`", "extensions_must_be_an_object"),
-    ("Batching is not enabled", "batching_not_supported"),
+    # strawberry's refusals by the start of their text (which may quote the request), and
+    # the status GraphQL over HTTP gives them.
+    ("No GraphQL query found", "query_required", 400),
+    ("Unknown operation named", "operation_name_unknown", 400),
+    ("Can't get GraphQL operation type", "operation_name_required", 400),
+    ("mutations are not allowed when using GET", "mutation_requires_post", 405),
+    ("The GraphQL operation's `query`", "query_must_be_a_string", 400),
+    ("The GraphQL operation's `variables`", "variables_must_be_an_object", 400),
+    ("The GraphQL operation's `extensions`", "extensions_must_be_an_object", 400),
+    ("Batching is not enabled", "batching_not_supported", 400),
 )
 
 
@@ -78,8 +78,12 @@ def _media(request: Request) -> str:
     return media
 
 
-def _strawberry_reason(text: str) -> str:
-    return next((reason for start, reason in _STRAWBERRY_REASONS if start in text), "bad_request")
+def _strawberry_refusal(request: Request, text: str) -> JSONResponse:
+    reason, status = next(
+        ((reason, status) for start, reason, status in _STRAWBERRY_REASONS if start in text),
+        ("bad_request", 400),
+    )
+    return refusal(request, reason, status)
 
 
 class _View(GraphQL[RequestContext, None]):
@@ -92,8 +96,7 @@ class _View(GraphQL[RequestContext, None]):
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            status = exc.status_code if exc.status_code in _REFUSALS else 400
-            response = refusal(request, _strawberry_reason(exc.reason), status)
+            response = _strawberry_refusal(request, exc.reason)
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
