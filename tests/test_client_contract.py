@@ -1,6 +1,6 @@
 """The client contract over HTTP: GraphQL-over-HTTP media types and status codes, request
 errors in the one JSON shape, `myFieldAccess` agreeing with what reads actually return, 401
-challenges, and the CSRF token fetched again for a cookie session."""
+challenges (the CSRF token fetched again: tests/test_auth.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from api.graphql_media import GRAPHQL_RESPONSE, negotiate
 from schema.build import build_schema
 from schema.inventory import PhiField, phi_fields
 from tests.helpers import AS_USER, gql
-from tests.test_auth import PHI, Staff, staff  # noqa: F401 (staff: the fixture)
 from tests.world import OWN, World
 
 PATIENT_FIELDS = (
@@ -192,27 +191,3 @@ async def test_401s_carry_a_bearer_challenge(session_client: httpx.AsyncClient) 
         assert (wrong.status_code, wrong.headers["www-authenticate"]) == (401, invalid)
     login = await session_client.post("/auth/login", json={"username": "x", "password": "y"})
     assert (login.status_code, login.headers["www-authenticate"]) == (401, bare)
-
-
-async def test_the_csrf_token_is_fetched_again_after_a_reload(
-    session_client: httpx.AsyncClient, session_world: World, staff: Staff
-) -> None:
-    enrolled = await staff.enrol("doc")
-    # A reloaded page has the cookie only: it asks the session for its token.
-    again = await session_client.get("/auth/session")
-    assert again.status_code == 200
-    csrf = again.json()["csrf_token"]
-    assert csrf == enrolled["csrf_token"]
-    body = {"query": PHI, "variables": {"id": session_world.patients["own"]}}
-    allowed = await session_client.post("/graphql", json=body, headers={"x-csrf-token": csrf})
-    assert allowed.json() == {"data": {"patient": {"ssn": OWN["ssn"]}}}
-    # Another session's token does not pass for this one.
-    other = await staff.login("doc")
-    other_csrf = (
-        await session_client.get("/auth/session", headers={"authorization": f"Bearer {other}"})
-    ).json()["csrf_token"]
-    assert other_csrf != csrf
-    session_client.cookies.set("__Host-phigate-session", enrolled["token"])
-    refused = await session_client.post("/graphql", json=body, headers={"x-csrf-token": other_csrf})
-    assert refused.status_code == 403
-    assert refused.json()["errors"][0]["extensions"]["reason"] == "csrf_token_invalid"
