@@ -10,7 +10,13 @@ from typing import Any
 
 from api import db
 from api.clock import SystemClock
-from api.document_registry import DocumentError, operation_names, register, registered
+from api.document_registry import (
+    DocumentError,
+    documents_in,
+    operation_names,
+    register,
+    registered,
+)
 from api.settings import Settings
 from schema.build import build_schema
 
@@ -18,7 +24,11 @@ from schema.build import build_schema
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("documents", help="trusted documents (persisted queries)")
     sub = parser.add_subparsers(dest="documents_command", required=True)
-    add = sub.add_parser("register", help="register GraphQL files; prints each one's hash")
+    add = sub.add_parser(
+        "register",
+        help="register GraphQL files (or Apollo persisted-query manifests, *.json); prints "
+        "each document's hash",
+    )
     add.add_argument("files", nargs="+", type=Path)
     sub.add_parser("list", help="list registered documents")
 
@@ -32,17 +42,18 @@ def _read(path: Path) -> str:
 
 async def _register(settings: Settings, args: argparse.Namespace) -> int:
     schema = build_schema(settings.limits, production=settings.production)
-    texts = {}
+    texts: list[tuple[Path, str]] = []
     for path in args.files:
         # Every file is checked before any is stored: a release registers whole or not at all.
         try:
-            texts[path] = _read(path)
-            operation_names(schema, texts[path])
+            for text in documents_in(_read(path), manifest=path.suffix == ".json"):
+                operation_names(schema, text)
+                texts.append((path, text))
         except DocumentError as exc:
             print(f"phigate: {path}: {exc}", file=sys.stderr)
             return 2
     now = SystemClock().now()
-    for path, text in texts.items():
+    for path, text in texts:
         result = await register(schema, text, now)
         state = "registered" if result.new else "already registered"
         print(f"sha256:{result.sha256}  {' '.join(result.operations)}  ({path}: {state})")

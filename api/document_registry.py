@@ -1,8 +1,10 @@
-"""Registering trusted documents: each file one GraphQL document of named operations, valid
-against the schema as served, stored by the SHA-256 of its exact text."""
+"""Registering trusted documents: each file one GraphQL document of named operations, or an
+Apollo persisted-query manifest (each operation's `body` one document); each valid against the
+schema as served, stored by the SHA-256 of its exact text."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +14,7 @@ from api.trusted_documents import sha256_of
 from models import TrustedDocument
 from schema.build import PhigateSchema
 
+APOLLO_MANIFEST = "apollo-persisted-query-manifest"
 MAX_OPERATION_NAMES = 1000
 """Length of the stored list of names (the column's)."""
 
@@ -26,6 +29,23 @@ class Registered:
     sha256: str
     operations: tuple[str, ...]
     new: bool
+
+
+def documents_in(text: str, manifest: bool) -> list[str]:
+    """The documents of one file: itself, or the bodies of an Apollo manifest's operations
+    (`@apollo/generate-persisted-query-manifest`: each `id` is the SHA-256 of its `body`)."""
+    if not manifest:
+        return [text]
+    try:
+        data = json.loads(text)
+        if data["format"] != APOLLO_MANIFEST:
+            raise ValueError(data["format"])
+        bodies = [operation["body"] for operation in data["operations"]]
+    except (ValueError, KeyError, TypeError):
+        raise DocumentError(f"is not an {APOLLO_MANIFEST} (JSON)") from None
+    if not all(isinstance(body, str) for body in bodies):
+        raise DocumentError("holds an operation whose body is not text")
+    return bodies
 
 
 def operation_names(schema: PhigateSchema, text: str) -> tuple[str, ...]:

@@ -182,3 +182,31 @@ async def test_a_file_that_cannot_be_registered_registers_nothing(
     listed = await documents(settings, "list")
     assert listed.returncode == 0
     assert listed.stdout == ""
+
+
+async def test_an_apollo_manifest_registers_each_operation_by_its_id(
+    client: httpx.AsyncClient, world: World, settings: Settings, tmp_path: Path
+) -> None:
+    bodies = ["query Count { patients { totalCount } }", "query Typename { __typename }"]
+    operations = [
+        {"id": hashlib.sha256(body.encode()).hexdigest(), "name": body.split()[1],
+         "type": "query", "body": body}
+        for body in bodies
+    ]  # fmt: skip
+    manifest = tmp_path / "persisted-query-manifest.json"
+    manifest.write_text(
+        json.dumps({"format": "apollo-persisted-query-manifest", "version": 1,
+                    "operations": operations})
+    )  # fmt: skip
+    result = await documents(settings, "register", str(manifest))
+    assert result.returncode == 0, result.stderr
+    for operation in operations:
+        assert f"sha256:{operation['id']}  {operation['name']}" in result.stdout
+    persisted = {"version": 1, "sha256Hash": operations[0]["id"]}
+    response = await post(client, {"extensions": {"persistedQuery": persisted}})
+    assert response.json() == {"data": {"patients": {"totalCount": 1}}}
+    not_a_manifest = tmp_path / "other.json"
+    not_a_manifest.write_text(json.dumps({"operations": []}))
+    refused = await documents(settings, "register", str(not_a_manifest))
+    assert refused.returncode == 2
+    assert "is not an apollo-persisted-query-manifest" in refused.stderr
