@@ -69,13 +69,8 @@ def refusal(request: Request, reason: str, status: int, code: str | None = None)
         status_code=status,
         headers=headers,
     )
-    response.headers["content-type"] = _media(request)
+    response.headers["content-type"] = request.state.media
     return response
-
-
-def _media(request: Request) -> str:
-    media: str = getattr(request.state, "media", JSON)
-    return media
 
 
 def _strawberry_refusal(request: Request, text: str) -> JSONResponse:
@@ -161,7 +156,7 @@ class _View(GraphQL[RequestContext, None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        sub_response.media_type = _media(request)  # type: ignore[arg-type]
+        sub_response.media_type = request.state.media
         return sub_response
 
 
