@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise.exceptions import DBConnectionError, OperationalError, ValidationError
 
@@ -22,7 +23,8 @@ from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
 from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
-from api.decoding import RequestDecoding
+from api.cors import Cors
+from api.decoding import RequestDecoding, error_response
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
 from api.health import Readiness, health
@@ -36,6 +38,7 @@ from api.provider_watch import ProviderWatch, watching
 from api.settings import Settings
 from api.startup import StartupReport
 from api.transport import TransportGuard
+from api.trusted_documents import DocumentStore
 from api.unexpected import CatchAll
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
@@ -47,6 +50,19 @@ log = logging.getLogger("phigate.http")
 
 async def invalid_input(_: Request, __: Exception) -> JSONResponse:
     return JSONResponse({"error": "invalid_input"}, status_code=400)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own refusals (no such path, a method the path does not take) in the
+    endpoint's error shape, instead of Starlette's plain text."""
+    assert isinstance(exc, HTTPException)
+    reason = _ROUTING_REASONS.get(exc.status_code, "bad_request")
+    response = error_response(request.url.path, exc.status_code, reason, request.state.request_id)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+_ROUTING_REASONS = {404: "not_found", 405: "method_not_allowed"}
 
 
 async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -94,7 +110,10 @@ def create_app(
 
     schema = build_schema(settings.limits, production=settings.production)
     graphql = GraphQLEndpoint(
-        schema, authenticate or TokenOrSession(oauth, sessions), ide=not settings.production
+        schema,
+        authenticate or TokenOrSession(oauth, sessions),
+        ide=not settings.production,
+        documents=DocumentStore(settings.trusted_documents),
     )
     application = Starlette(
         routes=[
@@ -108,6 +127,9 @@ def create_app(
             Middleware(StartupReport),
             Middleware(RequestIdAndHeaders),
             Middleware(AccessLog),
+            # Outside the catch-all: a browser can read a 500 too, and a preflight needs no
+            # more than the request id.
+            Middleware(Cors, origins=settings.cors_origins),
             # Inside the access log and the headers, so a 500 is logged and carries them.
             Middleware(CatchAll),
             Middleware(TransportGuard, trusted_proxies=settings.trusted_proxies),
@@ -116,6 +138,7 @@ def create_app(
             Middleware(RequestDecoding),
         ],
         exception_handlers={
+            HTTPException: http_error,
             # A value the ORM refuses (too long for its column) is bad input, not a fault; its
             # message quotes the value, so it is neither logged nor returned.
             ValidationError: invalid_input,

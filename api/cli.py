@@ -1,5 +1,5 @@
-"""`phigate`: serve, migrate, seed demo data, print the policy, seal and verify the audit trail,
-manage accounts and organizations."""
+"""`phigate`: serve, migrate, seed demo data, print the policy or the schema, seal and verify the
+audit trail, manage accounts, organizations and trusted documents."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from api import cli_audit, cli_backup, cli_clients, cli_keys, cli_organizations, cli_users, db
+from api import (
+    cli_audit,
+    cli_backup,
+    cli_clients,
+    cli_documents,
+    cli_keys,
+    cli_organizations,
+    cli_users,
+    db,
+)
 from api.demo import DemoLogin, seed_demo
 from api.docs import policy_document, stale, write
 from api.keys import key_provider
@@ -23,6 +32,7 @@ from crypto.errors import CryptoError
 from models.keystore import load_keyring
 from ops.grants import GrantError
 from ops.workdir import sweep
+from schema.build import build_schema
 
 
 async def _demo(settings: Settings, patients: int) -> list[DemoLogin]:
@@ -135,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.add_parser(sub)
     cli_users.add_parser(sub)
     cli_organizations.add_parser(sub)
+    cli_documents.add_parser(sub)
+    sub.add_parser("schema", help="print the GraphQL schema (SDL, with the @phi marks)")
     return parser
 
 
@@ -169,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_users.run(settings, args)
         elif args.command == "organizations":
             return cli_organizations.run(settings, args)
+        elif args.command == "documents":
+            return cli_documents.run(settings, args)
+        elif args.command == "schema":
+            # The schema as served: what a client's code generator reads.
+            sys.stdout.write(build_schema(settings.limits).as_str() + "\n")
     except ConfigError as exc:
         print(f"phigate: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -154,9 +154,9 @@ def error_response(path: str, status: int, reason: str, request_id: str | None) 
     `error`/`error_description` (RFC 6749 5.2), or phigate's `{"error": ...}`."""
     body: dict[str, Any]
     if path == "/graphql":
-        code = "BAD_USER_INPUT" if reason in {"nul_character", "lone_surrogate"} else "BAD_REQUEST"
-        if status >= 500:
-            code = "INTERNAL_ERROR"
+        code = _CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+        if reason in {"nul_character", "lone_surrogate"}:
+            code = "BAD_USER_INPUT"
         extensions = {"code": code, "reason": reason, "request_id": request_id}
         message = _MESSAGES.get(status, "Bad request")
         body = {"errors": [{"message": message, "extensions": extensions}]}
@@ -170,10 +170,15 @@ def error_response(path: str, status: int, reason: str, request_id: str | None) 
 
 _MESSAGES = {
     400: "Bad request",
+    403: "Not permitted",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
     413: "Request body too large",
     415: "Unsupported media type",
     500: "Internal error",
 }
+_CODES = {403: "FORBIDDEN", 404: "NOT_FOUND"}
 
 
 class TrackedSend:

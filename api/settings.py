@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from api.cors import parse_origin
 from api.db import Timeouts
 from api.networks import Network, parse_networks
 from crypto.provider_config import KmsConfig, Pkcs11Config
@@ -36,6 +37,13 @@ class LogLevel(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+class TrustedDocuments(StrEnum):
+    OPTIONAL = "optional"
+    """A request sends a registered document's hash or a document's text."""
+    REQUIRED = "required"
+    """Only registered documents run: any other text is refused before it is parsed."""
 
 
 class Transport(StrEnum):
@@ -127,6 +135,10 @@ class Settings:
     log_level: LogLevel = LogLevel.INFO
     metrics_address: tuple[str, int] | None = None
     """Where `phigate serve` exposes Prometheus metrics (a listener of its own); None: off."""
+    cors_origins: frozenset[str] = frozenset()
+    """Web origins (`https://app.example.org`) whose pages may call phigate with credentials."""
+    trusted_documents: TrustedDocuments = TrustedDocuments.OPTIONAL
+    """Whether /graphql runs only documents registered with `phigate documents register`."""
 
     def __post_init__(self) -> None:
         # Here, not in from_env: a Settings built in code is refused the same way.
@@ -229,6 +241,10 @@ class Settings:
             log_format=_choice(env, "PHIGATE_LOG_FORMAT", LogFormat, LogFormat.TEXT),
             log_level=_choice(env, "PHIGATE_LOG_LEVEL", LogLevel, LogLevel.INFO),
             metrics_address=_address(env, "PHIGATE_METRICS_ADDRESS", port),
+            cors_origins=_origins(env.get("PHIGATE_CORS_ORIGINS", "")),
+            trusted_documents=_choice(
+                env, "PHIGATE_TRUSTED_DOCUMENTS", TrustedDocuments, TrustedDocuments.OPTIONAL
+            ),
         )
 
 
@@ -325,6 +341,14 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
         return parse_networks(env.get(name, ""))
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from None
+
+
+def _origins(text: str) -> frozenset[str]:
+    """`https://app.example.org https://portal.example.org` (spaces or commas between)."""
+    try:
+        return frozenset(parse_origin(entry) for entry in text.replace(",", " ").split())
+    except ValueError as exc:
+        raise ConfigError(f"PHIGATE_CORS_ORIGINS: {exc}") from None
 
 
 def _role_networks(text: str) -> Mapping[Role, tuple[Network, ...]]:

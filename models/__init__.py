@@ -4,6 +4,7 @@ from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
+from models.documents import TrustedDocument
 from models.idempotency import IdempotencyKey
 from models.keys import DataKey, KeyPurpose
 from models.oauth import (
@@ -50,5 +51,6 @@ __all__ = [
     "SigningKey",
     "Throttle",
     "TokenFamily",
+    "TrustedDocument",
     "User",
 ]

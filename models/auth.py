@@ -22,11 +22,11 @@ class SessionStage(StrEnum):
 
 
 class AuthSession(PublicModel):
-    """A login session. Only the SHA-256 of its 256-bit token is stored."""
+    """A login session. Only the SHA-256 of its 256-bit token is stored; its CSRF token is
+    derived from the token (api/auth/csrf.py), so it is not stored at all."""
 
     PUBLIC_ID_PREFIX = "ses"
     token_hash = fields.CharField(max_length=64, unique=True)
-    csrf_hash = fields.CharField(max_length=64, null=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "phigate.User", related_name="sessions", on_delete=fields.CASCADE
     )

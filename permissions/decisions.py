@@ -154,6 +154,19 @@ SEARCHABLE: Mapping[str, Searchable] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class FieldAccess:
+    """What a principal may do with one @phi field (`Patient.mrn`), as the decisions go."""
+
+    coordinate: str
+    category: Category
+    read: Decision
+    """Reading the field of a patient the caller's rows include."""
+    report: Decision
+    """Reading it through a report (DEIDENTIFY, or DENY)."""
+    write: bool
+
+
 class AccessLog(Protocol):
     """Where reads are recorded: the request's audit buffer."""
 
@@ -290,6 +303,23 @@ class Access:
         if self._writes is None:
             raise PolicyError("this request cannot write")
         return self._writes
+
+    def field_access(self) -> list[FieldAccess]:
+        """Every @phi field and what this principal may do with it: what a frontend selects
+        by. The same decisions the object pass and `authorize` make, on a patient the caller's
+        rows include with no limit but the caller's own (an OAuth2 token's scopes); a proxy
+        grant narrows one patient's further."""
+        principal, categories = self.principal, self.rows.scope_categories
+        return [
+            FieldAccess(
+                coordinate,
+                plan.category,
+                plan.decide_on(principal, categories, report=False),
+                plan.decide_on(principal, categories, report=True),
+                plan.decide_write(principal, categories) is Decision.ALLOW,
+            )
+            for coordinate, plan in sorted(self._plans.items())
+        ]
 
     def opener(self) -> Callable[[Sealed], str]:
         """What opens the values the object pass decided on: for its session alone."""

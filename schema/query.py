@@ -11,6 +11,7 @@ from resolvers import admin, proxies
 from resolvers import audit as audit_resolvers
 from resolvers import patients as patient_resolvers
 from schema import admin_types, audit_types, types
+from schema.field_access import FieldAccess, field_access
 from schema.invariants import rows
 from schema.phi import PhiRole
 from schema.report import Report, open_report
@@ -44,6 +45,16 @@ class Query:
         mrn: str | None = None,
     ) -> types.PatientConnection:
         return await patient_resolvers.patients(info.context, first, after, mrn)
+
+    @strawberry.field(
+        description=(
+            "Every @phi field and what the caller may do with it (read, masked, in reports, "
+            "write): select only what you will be given. A proxy grant narrows one patient's "
+            "fields further."
+        )
+    )
+    def my_field_access(self, info: Info[Any, None]) -> list[FieldAccess]:
+        return field_access(info.context.access)
 
     @strawberry.field(
         description="De-identified reports. FORBIDDEN for roles that may not run reports."

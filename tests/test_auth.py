@@ -188,9 +188,13 @@ async def test_idle_timeout_then_absolute_lifetime(
     clock.advance(minutes=15, seconds=10)  # the timeout, and the 9 s (1%) it may run late
     idle = await query(session_client, token, session_world)
     assert idle.status_code == 401
-    assert idle.json()["errors"][0]["extensions"] == {
-        "code": "UNAUTHENTICATED", "reason": "idle_timeout",
+    extensions = idle.json()["errors"][0]["extensions"]
+    assert extensions == {
+        "code": "UNAUTHENTICATED", "reason": "idle_timeout", "request_id": extensions["request_id"],
     }  # fmt: skip
+    assert idle.headers["www-authenticate"] == (
+        'Bearer realm="phigate", error="invalid_token", error_description="idle_timeout"'
+    )
     assert "data" not in idle.json()
     await query(session_client, token, session_world)
     assert await events("IDLE_EXPIRED") == ["IDLE_EXPIRED"]
@@ -438,3 +442,27 @@ async def test_bad_requests_get_clear_errors(
     for kwargs, error in cases:
         response = await session_client.post("/auth/login", **kwargs)
         assert (response.status_code, response.json()) == (400, {"error": error})
+
+
+async def test_the_csrf_token_is_fetched_again_after_a_reload(
+    session_client: httpx.AsyncClient, session_world: World, staff: Staff
+) -> None:
+    enrolled = await staff.enrol("doc")
+    # A reloaded page has the cookie only: it asks the session for its token.
+    again = await session_client.get("/auth/session")
+    assert again.status_code == 200
+    csrf = again.json()["csrf_token"]
+    assert csrf == enrolled["csrf_token"]
+    body = {"query": PHI, "variables": {"id": session_world.patients["own"]}}
+    allowed = await session_client.post("/graphql", json=body, headers={"x-csrf-token": csrf})
+    assert allowed.json() == {"data": {"patient": {"ssn": OWN["ssn"]}}}
+    # Another session's token does not pass for this one.
+    other = await staff.login("doc")
+    other_csrf = (
+        await session_client.get("/auth/session", headers={"authorization": f"Bearer {other}"})
+    ).json()["csrf_token"]
+    assert other_csrf != csrf
+    session_client.cookies.set("__Host-phigate-session", enrolled["token"])
+    refused = await session_client.post("/graphql", json=body, headers={"x-csrf-token": other_csrf})
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["reason"] == "csrf_token_invalid"

@@ -16,11 +16,16 @@ from tests.world import World
 async def test_graphql_requires_authentication(client: httpx.AsyncClient, world: World) -> None:
     response = await gql(client, "{ patients { totalCount } }")
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="phigate"'
     assert response.json() == {
         "errors": [
             {
                 "message": "Authentication required",
-                "extensions": {"code": "UNAUTHENTICATED", "reason": "missing_credentials"},
+                "extensions": {
+                    "code": "UNAUTHENTICATED",
+                    "reason": "missing_credentials",
+                    "request_id": response.headers["x-request-id"],
+                },
             }
         ]
     }

@@ -14,10 +14,19 @@ from tortoise.transactions import in_transaction
 
 from api.admin.acting import Acting
 from api.admin.passwords import change_password
-from api.auth import AuthRejected, client_ip
+from api.auth import AuthRejected, challenge, client_ip
+from api.auth.csrf import csrf_token
 from api.auth.password_policy import PasswordRejected
 from api.auth.passwords import hash_password, verify_password
-from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, bearer_token, network_allowed
+from api.auth.sessions import (
+    COOKIE,
+    Issued,
+    Sessions,
+    actor_of,
+    bearer_token,
+    network_allowed,
+    presented_token,
+)
 from api.auth.throttle import Limits, Throttled, Throttles
 from api.auth.tokens import digest
 from api.auth.totp import (
@@ -47,8 +56,12 @@ class BadRequest(Exception):
         self.error = error
 
 
-def _error(error: str, status: int, **extra: Any) -> JSONResponse:
-    headers = {"retry-after": str(extra["retry_after"])} if "retry_after" in extra else None
+def _error(error: str, status: int, rejected: str | None = None, **extra: Any) -> JSONResponse:
+    """`rejected`: the credentials presented were refused for that reason (a 401's challenge
+    names it); a wrong password or code is not a refused token."""
+    headers = challenge(rejected) if status == 401 else {}
+    if "retry_after" in extra:
+        headers["retry-after"] = str(extra["retry_after"])
     return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
@@ -140,11 +153,12 @@ class AuthRoutes:
             # A one-time initial password opens nothing but the choice of a new one.
             pending = await self.sessions.start(user, SessionStage.PASSWORD, ip)
             return JSONResponse({"password_change": "required", "password_token": pending.token})
-        return await self._second_factor(user, ip)
+        return await self._second_factor(request, user)
 
-    async def _second_factor(self, user: User, ip: str | None) -> Response:
+    async def _second_factor(self, request: Request, user: User) -> Response:
+        ip = client_ip(request)
         if not user.totp_confirmed and user.role in _MFA_OPTIONAL:
-            return self._active(await self.sessions.start(user, SessionStage.ACTIVE, ip))
+            return self._active(request, await self.sessions.start(user, SessionStage.ACTIVE, ip))
         pending = await self.sessions.start(user, SessionStage.MFA, ip)
         step = "verify" if user.totp_confirmed else "enrol"
         return JSONResponse({"mfa": step, "mfa_token": pending.token})
@@ -176,7 +190,7 @@ class AuthRoutes:
             return _error("password_rejected", 400, message=str(exc))
         await self.throttles.clear(key)
         if forced:
-            return await self._second_factor(user, client_ip(request))
+            return await self._second_factor(request, user)
         return Response(status_code=204)
 
     async def enrol(self, request: Request) -> Response:
@@ -230,7 +244,7 @@ class AuthRoutes:
         await self.sessions.revoke(session)
         # A new token for the full session: the pre-MFA token never becomes privileged.
         return self._active(
-            await self.sessions.start(user, SessionStage.ACTIVE, client_ip(request))
+            request, await self.sessions.start(user, SessionStage.ACTIVE, client_ip(request))
         )
 
     async def _check_totp(self, request: Request, user: User, code: str) -> bool:
@@ -254,12 +268,12 @@ class AuthRoutes:
         ).update(used_at=self.clock.now())
         return bool(used == 1)
 
-    def _active(self, issued: Issued) -> JSONResponse:
+    def _active(self, request: Request, issued: Issued) -> JSONResponse:
         lifetime = self.settings.session_lifetime
         response = JSONResponse(
             {
                 "token": issued.token,
-                "csrf_token": issued.csrf_token,
+                "csrf_token": csrf_token(request.app.state.keyring, issued.token),
                 "expires_at": issued.session.expires_at.isoformat(),
                 "idle_timeout_seconds": int(self.settings.idle_timeout.total_seconds()),
             }
@@ -300,13 +314,18 @@ class AuthRoutes:
         return response
 
     async def session(self, request: Request) -> Response:
+        """Who is signed in, and the session's CSRF token again: a page reloaded with only
+        the cookie reads it here (a page of another origin cannot read this answer)."""
         session, user = await self._current(request)
+        token = presented_token(request)
+        assert token is not None  # a current session was presented
         return JSONResponse(
             {
                 "user": user.public_id,
                 "username": user.username,
                 "role": user.role.value,
                 "expires_at": session.expires_at.isoformat(),
+                "csrf_token": csrf_token(request.app.state.keyring, token),
             }
         )
 
@@ -360,7 +379,7 @@ def _guarded(
         except BadRequest as exc:
             return _error(exc.error, 400)
         except AuthRejected as exc:
-            return _error(exc.reason, exc.status)
+            return _error(exc.reason, exc.status, rejected=exc.reason)
         except Throttled as exc:
             return _error(exc.reason, 429, retry_after=exc.retry_after)
 

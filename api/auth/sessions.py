@@ -3,7 +3,6 @@ idle and absolute expiry, and revocation. All state is in the database."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from tortoise.queryset import QuerySet
 
 from api.auth import AuthRejected, client_ip
+from api.auth.csrf import csrf_matches
 from api.auth.tokens import digest, new_token
 from api.clock import Clock
 from api.networks import parse_networks, within
@@ -40,7 +40,6 @@ def touch_interval(idle_timeout: timedelta) -> timedelta:
 @dataclass(frozen=True, slots=True)
 class Issued:
     token: str
-    csrf_token: str
     session: AuthSession
 
 
@@ -77,11 +76,10 @@ class Sessions:
 
     async def start(self, user: User, stage: SessionStage, ip: str | None) -> Issued:
         now = self.clock.now()
-        token, csrf = new_token(), new_token()
+        token = new_token()
         lifetime = MFA_WINDOW if stage is SessionStage.MFA else self.settings.session_lifetime
         session = await AuthSession.create(
             token_hash=digest(token),
-            csrf_hash=digest(csrf),
             user=user,
             stage=stage,
             created_at=now,
@@ -89,7 +87,7 @@ class Sessions:
             expires_at=now + lifetime,
             ip=ip,
         )
-        return Issued(token, csrf, session)
+        return Issued(token, session)
 
     async def find(self, token: str, stage: SessionStage) -> AuthSession:
         """A live session of `stage` for this token, or AuthRejected. Idle time is not checked."""
@@ -144,7 +142,10 @@ class Sessions:
         if token is None:
             return None
         session = await self.find(token, SessionStage.ACTIVE)
-        if request.method not in _SAFE_METHODS and not _csrf_ok(request, session):
+        presented = request.headers.get(CSRF_HEADER)
+        if request.method not in _SAFE_METHODS and not csrf_matches(
+            request.app.state.keyring, token, presented
+        ):
             raise AuthRejected("csrf_token_invalid", status=403)
         return session
 
@@ -181,10 +182,6 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _csrf_ok(request: Request, session: AuthSession) -> bool:
-    presented = request.headers.get(CSRF_HEADER)
-    return (
-        presented is not None
-        and session.csrf_hash is not None
-        and hmac.compare_digest(session.csrf_hash, digest(presented))
-    )
+def presented_token(request: Request) -> str | None:
+    """The session token the request carries: a bearer token, else the cookie."""
+    return bearer_token(request) or request.cookies.get(COOKIE)

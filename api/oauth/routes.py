@@ -13,7 +13,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.auth import AuthRejected, client_ip
+from api.auth import AuthRejected, challenge, client_ip
 from api.auth.sessions import Sessions, actor_of
 from api.decoding import form_pairs, is_json, json_body, parse_form
 from api.oauth.bridge import in_thread
@@ -241,6 +241,7 @@ def _guarded(
         except BadRequest as exc:
             return _oauth_error(str(exc))
         except AuthRejected as exc:
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+            headers = challenge(exc.reason) if exc.status == 401 else None
+            return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
 
     return run
