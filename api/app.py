@@ -35,6 +35,8 @@ from api.settings import Settings
 from api.startup import StartupReport
 from api.transport import TransportGuard
 from api.unexpected import CatchAll
+from api.web.assets import Assets
+from api.web.pages import Pages
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
 from schema.build import build_schema
@@ -94,6 +96,8 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *AuthRoutes(settings, clock, sessions).routes(),
             *OAuthRoutes(oauth, sessions).routes(),
+            *Assets(ide=not settings.production).routes(),
+            *Pages(sessions, ide=not settings.production).routes(),
         ],
         middleware=[
             Middleware(StartupReport),

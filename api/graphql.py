@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -14,6 +12,7 @@ from strawberry.types import ExecutionResult
 
 from api.auth import Authenticator, AuthRejected
 from api.decoding import is_json, parse_json
+from api.web.html import graphiql_page
 from schema.build import PhigateSchema
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
@@ -40,8 +39,10 @@ def refusal(reason: str, status: int) -> JSONResponse:
 
 
 class _View(GraphQL[RequestContext, None]):
-    def __init__(self, schema: PhigateSchema, graphql_ide: Literal["graphiql"] | None) -> None:
-        super().__init__(schema, graphql_ide=graphql_ide)
+    def __init__(self, schema: PhigateSchema) -> None:
+        # Never strawberry's own IDE page: it loads from a CDN and copies the query into the
+        # URL. Ours is api/web/html.py.
+        super().__init__(schema, graphql_ide=None)
         self._plans = schema.plans
 
     def decode_json(self, data: str | bytes) -> object:
@@ -80,13 +81,13 @@ class GraphQLEndpoint:
     def __init__(self, schema: PhigateSchema, authenticate: Authenticator, ide: bool) -> None:
         self._authenticate = authenticate
         self._ide = ide
-        self._view = _View(schema, graphql_ide="graphiql" if ide else None)
+        self._view = _View(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if self._is_ide_page(request):
             # The IDE page is static HTML; its queries come back here and authenticate.
-            await (await self._view.render_graphql_ide(request))(scope, receive, send)
+            await graphiql_page()(scope, receive, send)
             return
         try:
             principal = await self._authenticate(request)

@@ -17,7 +17,7 @@ from api.admin.passwords import change_password
 from api.auth import AuthRejected, client_ip
 from api.auth.password_policy import PasswordRejected
 from api.auth.passwords import hash_password, verify_password
-from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, bearer_token, network_allowed
+from api.auth.sessions import COOKIE, Issued, Sessions, actor_of, network_allowed
 from api.auth.throttle import Limits, Throttled, Throttles
 from api.auth.tokens import digest
 from api.auth.totp import (
@@ -26,6 +26,7 @@ from api.auth.totp import (
     new_secret,
     provisioning_uri,
     qr_png_data_uri,
+    qr_svg,
     recovery_digest,
 )
 from api.clock import Clock
@@ -197,7 +198,12 @@ class AuthRoutes:
             )
         uri = provisioning_uri(secret, user.username)
         return JSONResponse(
-            {"otpauth_uri": uri, "qr_png": qr_png_data_uri(uri), "recovery_codes": codes}
+            {
+                "otpauth_uri": uri,
+                "qr_png": qr_png_data_uri(uri),
+                "qr_svg": qr_svg(uri),
+                "recovery_codes": codes,
+            }
         )
 
     async def mfa(self, request: Request) -> Response:
@@ -281,6 +287,14 @@ class AuthRoutes:
             raise AuthRejected("missing_credentials")
         return session, session.user
 
+    async def _idle_or_live(self, request: Request) -> tuple[AuthSession, User]:
+        """The session the bearer token or cookie (with its CSRF header) names, idle or not:
+        what an unlock revives."""
+        session = await self.sessions.presented(request)
+        if session is None:
+            raise AuthRejected("missing_credentials")
+        return session, session.user
+
     async def logout(self, request: Request) -> Response:
         """Ends the session, idle or not: a user walking away from an idle screen must be
         able to end it, and an unlock must not revive it after. Ending a session already
@@ -325,11 +339,7 @@ class AuthRoutes:
     async def unlock(self, request: Request) -> Response:
         """Revive an idle-expired session with a registered device's PIN (absolute limit holds)."""
         body = _body(request, "device_id", "pin")
-        token = bearer_token(request)
-        if token is None:
-            raise AuthRejected("missing_credentials")
-        session = await self.sessions.find(token, SessionStage.ACTIVE)
-        user = session.user
+        session, user = await self._idle_or_live(request)
         device = await Device.get_or_none(
             public_id=body["device_id"], user=user, revoked_at__isnull=True
         )
