@@ -65,7 +65,8 @@ class Site:
     blocked: list[str] = field(default_factory=list)
     """Requests aborted because they went elsewhere than the server."""
     console_errors: list[str] = field(default_factory=list)
-    """Errors the pages logged (a script failing, a CSP violation)."""
+    """Errors the pages logged (a script failing, a CSP violation); not the refusals a test
+    provokes on purpose, which Chromium logs as failed loads."""
 
     def url(self, path: str) -> str:
         return self.origin + path
@@ -127,7 +128,11 @@ def page(request: pytest.FixtureRequest, chromium: str, site: Site) -> Iterator[
         page = context.new_page()
         page.on(
             "console",
-            lambda message: message.type == "error" and site.console_errors.append(message.text),
+            lambda message: (
+                message.type == "error"
+                and not message.text.startswith("Failed to load resource")
+                and site.console_errors.append(message.text)
+            ),
         )
         page.set_default_timeout(15_000)
         try:

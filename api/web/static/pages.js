@@ -39,7 +39,7 @@
       method: method || "POST",
       credentials: "same-origin",
       headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: JSON.stringify(body === undefined ? {} : body),
     });
     const text = await response.text();
     return { ok: response.ok, status: response.status, body: text ? JSON.parse(text) : null };
