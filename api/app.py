@@ -18,6 +18,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError, ValidationE
 from api import db, runtime
 from api.access_log import AccessLog
 from api.auth import Authenticator
+from api.auth.passkey_routes import PasskeyRoutes
 from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
 from api.body_limit import BodyLimit
@@ -85,6 +86,7 @@ def create_app(
         finally:
             await db.disconnect()
 
+    auth = AuthRoutes(settings, clock, sessions)
     schema = build_schema(settings.limits, production=settings.production)
     graphql = GraphQLEndpoint(
         schema, authenticate or TokenOrSession(oauth, sessions), ide=not settings.production
@@ -94,7 +96,8 @@ def create_app(
             Route("/healthz", health),
             Route("/readyz", Readiness(settings.db_statement_timeout.total_seconds() + 1).check),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            *AuthRoutes(settings, clock, sessions).routes(),
+            *auth.routes(),
+            *PasskeyRoutes(auth).routes(),
             *OAuthRoutes(oauth, sessions).routes(),
             *Assets(ide=not settings.production).routes(),
             *Pages(sessions, ide=not settings.production).routes(),

@@ -1,7 +1,7 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
 from models.audit import AuditEvent, AuditSeal, ExportWindow
-from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
+from models.auth import AuthSession, Device, Passkey, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
 from models.idempotency import IdempotencyKey
@@ -24,6 +24,7 @@ __all__ = [
     "AuditEvent",
     "AuditSeal",
     "AuthSession",
+    "Passkey",
     "AuthorizationCode",
     "BreakGlassGrant",
     "CareTeamAssignment",

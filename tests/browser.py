@@ -9,17 +9,22 @@ leaves a screenshot in `test-artifacts/` (or `$PHIGATE_TEST_ARTIFACTS`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -87,6 +92,54 @@ def phigate(env: dict[str, str], data_dir: Path, *args: str) -> str:
 
 def demo_logins(output: str) -> dict[str, str]:
     return dict(re.findall(r"^\s+(\S+)\s+\S+\s+(\S+)$", output, flags=re.MULTILINE))
+
+
+def _sql(database_url: str, statement: str, *values: object) -> list[tuple[object, ...]]:
+    """One statement on the server's database, behind its back: for what a test cannot wait
+    for (an idle timeout is a minute at least) and for reading what it audited."""
+    if database_url.startswith("sqlite://"):
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite://"))) as db:
+            rows = db.execute(statement.replace("$1", "?"), values).fetchall()
+            db.commit()
+            return rows
+
+    async def run() -> list[tuple[object, ...]]:
+        connection = await asyncpg.connect(database_url.replace("postgres://", "postgresql://"))
+        try:
+            return [tuple(row) for row in await connection.fetch(statement, *values)]
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+def make_sessions_idle(database_url: str) -> None:
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    value: object = str(long_ago) if database_url.startswith("sqlite://") else long_ago
+    _sql(database_url, "UPDATE auth_session SET last_seen_at = $1", value)
+
+
+def audit_events(database_url: str) -> list[str]:
+    return [str(row[0]) for row in _sql(database_url, "SELECT event FROM audit_event ORDER BY id")]
+
+
+def authenticator(page: Page) -> None:
+    """Chromium's virtual platform authenticator, with user verification (as Touch ID)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
 
 
 @pytest.fixture

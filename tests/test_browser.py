@@ -13,7 +13,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from playwright.sync_api import Page, expect
 
-from tests.browser import Site, demo_logins, phigate
+from tests.browser import (
+    Site,
+    audit_events,
+    authenticator,
+    demo_logins,
+    make_sessions_idle,
+    phigate,
+)
 from tests.helpers import secret_of, totp_code
 from tests.oauth_helpers import REDIRECT
 
@@ -97,10 +104,13 @@ def test_a_patient_signs_in_on_the_consent_page_and_approves_an_app(
     assert site.console_errors == []
 
 
-def test_staff_enrol_totp_on_the_sign_in_page(
+def test_staff_totp_then_passkey_sign_in_idle_unlock_and_a_query(
     page: Page, site: Site, site_env: dict[str, str], tmp_path: Path, oathtool: str
 ) -> None:
+    """#22.7: TOTP enrolment and sign-in, a passkey registered, signed out, signed in with
+    the passkey, gone idle, unlocked with the passkey, a query in GraphiQL."""
     logins = demo_logins(phigate(site_env, tmp_path, "demo", "--patients", "3"))
+    authenticator(page)
     page.goto(site.url("/signin"))
     _sign_in(page, "dr.grey", "wrong password")
     expect(page.get_by_role("status")).to_contain_text("not right")
@@ -112,8 +122,31 @@ def test_staff_enrol_totp_on_the_sign_in_page(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(site.url("/account"))
     expect(page.get_by_text("Signed in as dr.grey")).to_be_visible()
+
+    page.get_by_label("Name for a new passkey").fill("Test laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_role("button", name="Remove passkey Test laptop")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(site.url("/signin"))
     page.goto(site.url("/account"))
     page.wait_for_url(site.url("/signin?next=%2Faccount"))
+
+    _sign_in(page, "dr.grey", logins["dr.grey"])
+    page.get_by_role("button", name="Use a passkey instead").click()
+    page.wait_for_url(site.url("/account"))
+
+    make_sessions_idle(site_env["PHIGATE_DATABASE_URL"])
+    page.goto(site.url("/graphql"))
+    page.wait_for_url(site.url("/unlock?next=%2Fgraphql"))
+    page.get_by_role("button", name="Unlock with a passkey").click()
+    page.wait_for_url(site.url("/graphql"))
+    _type_query(page, QUERY)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".graphiql-response")).to_contain_text('"totalCount": ')
+    expect(page.locator(".graphiql-response")).not_to_contain_text('"errors"')
+    assert site.blocked == []
     assert site.console_errors == []
+    events = audit_events(site_env["PHIGATE_DATABASE_URL"])
+    for event in ("MFA_ENROLLED", "PASSKEY_REGISTERED", "PASSKEY_USED", "IDLE_EXPIRED"):
+        assert event in events
+    assert events.count("PASSKEY_USED") == 2

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from api.auth import AuthRejected
 from api.auth.sessions import Sessions
 from api.web.html import page
-from models import AuthSession
+from models import AuthSession, Passkey
 
 
 def login_redirect(request: Request, reason: str | None) -> RedirectResponse:
@@ -57,13 +57,15 @@ _SIGNIN_FORMS = """
   <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
     pattern="[0-9]{6}" maxlength="6" required></p>
   <p><button type="submit">Sign in</button>
-  <button type="button" id="passkey-mfa" hidden>Use a passkey instead</button></p>
+  <button type="button" id="passkey-mfa" data-action="passkey-mfa" hidden>
+    Use a passkey instead</button></p>
 </form>
 """
 
 _UNLOCK = """
 <p>Your session has been idle. Unlock it to carry on where you left off.</p>
-<p><button type="button" id="passkey-unlock" hidden>Unlock with a passkey</button></p>
+<p><button type="button" id="passkey-unlock" data-action="passkey-unlock" hidden>
+  Unlock with a passkey</button></p>
 <form data-form="pin-unlock" id="pin-unlock" hidden novalidate>
   <p><label for="pin">PIN of this browser</label>
   <input id="pin" name="pin" type="password" inputmode="numeric" autocomplete="off"
@@ -97,10 +99,30 @@ class Pages:
         if isinstance(session, RedirectResponse):
             return session
         user = session.user
+        passkeys = (
+            "".join(
+                f"<li>{escape(p.name)} (added {p.created_at:%Y-%m-%d}) "
+                f'<button type="button" data-action="remove-passkey" data-id="{escape(p.public_id)}" '
+                f'aria-label="Remove passkey {escape(p.name)}">Remove</button></li>'
+                for p in await Passkey.filter(user=user).order_by("created_at")
+            )
+            or "<li>None yet.</li>"
+        )
         ide = '<li><a href="/graphql">GraphiQL</a> (development)</li>' if self.ide else ""
         content = f"""
 <p>Signed in as <strong>{escape(user.username)}</strong> ({escape(user.role.value)}).</p>
 <ul>{ide}</ul>
+<section aria-labelledby="passkeys-heading">
+  <h2 id="passkeys-heading">Passkeys</h2>
+  <p>A passkey (Touch ID, Face ID, Windows Hello) signs you in instead of the six-digit code,
+  and unlocks an idle session.</p>
+  <ul id="passkeys">{passkeys}</ul>
+  <form data-form="passkey" novalidate>
+    <p><label for="passkey-name">Name for a new passkey</label>
+    <input id="passkey-name" name="name" maxlength="100" value="This device"></p>
+    <p><button type="submit">Add a passkey</button></p>
+  </form>
+</section>
 <section aria-labelledby="pin-heading">
   <h2 id="pin-heading">Unlock PIN for this browser</h2>
   <p>After a while without activity your session locks; a PIN set here unlocks it.</p>

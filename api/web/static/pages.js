@@ -86,6 +86,18 @@
     $("enrol-step").hidden = false;
   }
 
+  // WebAuthn's JSON forms (Chromium, Safari and Firefox ship them): the server's options in,
+  // the credential's toJSON() out, no base64 handling here.
+  const webauthn = Boolean(window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON);
+
+  async function assertion(optionsPath, body) {
+    const options = await call(optionsPath, body);
+    if (!options.ok) return refused(options.body);
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.body);
+    const credential = await navigator.credentials.get({ publicKey: publicKey });
+    return credential.toJSON();
+  }
+
   const forms = {
     async login(form) {
       const answer = await call("/auth/login", fields(form));
@@ -98,7 +110,7 @@
       form.hidden = true;
       say("");
       if (answer.body.mfa === "enrol") await enrol();
-      if (answer.body.passkeys && window.phigatePasskeys) $("passkey-mfa").hidden = false;
+      if (answer.body.passkeys && webauthn) $("passkey-mfa").hidden = false;
       show("code-step");
     },
     async mfa(form) {
@@ -112,6 +124,18 @@
       localStorage.setItem(DEVICE_KEY, answer.body.device_id);
       form.reset();
       say("PIN set for this browser.");
+    },
+    async passkey(form) {
+      const options = await call("/auth/passkeys/options");
+      if (!options.ok) return refused(options.body);
+      const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.body);
+      const credential = await navigator.credentials.create({ publicKey: publicKey });
+      const answer = await call("/auth/passkeys", {
+        name: fields(form).name,
+        credential: credential.toJSON(),
+      });
+      if (!answer.ok) return refused(answer.body);
+      location.reload();
     },
     async consent(form, submitter) {
       const body = { ...fields(form), decision: submitter.value };
@@ -132,6 +156,25 @@
   };
 
   const actions = {
+    async "passkey-mfa"() {
+      const credential = await assertion("/auth/mfa/passkey/options", { mfa_token: mfaToken });
+      if (!credential) return;
+      const answer = await call("/auth/mfa/passkey", { mfa_token: mfaToken, credential: credential });
+      if (!answer.ok) return refused(answer.body);
+      signedIn(answer.body);
+    },
+    async "passkey-unlock"() {
+      const credential = await assertion("/auth/unlock/passkey/options");
+      if (!credential) return;
+      const answer = await call("/auth/unlock/passkey", { credential: credential });
+      if (!answer.ok) return refused(answer.body);
+      location.assign(nextPath());
+    },
+    async "remove-passkey"(button) {
+      const answer = await call("/auth/passkeys/" + encodeURIComponent(button.dataset.id), undefined, "DELETE");
+      if (!answer.ok) return refused(answer.body);
+      location.reload();
+    },
     async logout() {
       const answer = await call("/auth/logout");
       if (!answer.ok && answer.status !== 401) return refused(answer.body);
@@ -140,18 +183,21 @@
     },
   };
 
+  function failed(error) {
+    // A passkey prompt the user dismissed is a DOMException, not a network failure.
+    say(error instanceof DOMException ? "The passkey step was cancelled." : "The server could not be reached.");
+  }
+
   document.addEventListener("submit", (event) => {
     const handler = forms[event.target.dataset.form];
     if (!handler) return;
     event.preventDefault();
-    handler(event.target, event.submitter).catch(() => say("The server could not be reached."));
+    handler(event.target, event.submitter).catch(failed);
   });
   document.addEventListener("click", (event) => {
     const handler = actions[event.target.dataset && event.target.dataset.action];
-    if (handler) handler(event.target).catch(() => say("The server could not be reached."));
+    if (handler) handler(event.target).catch(failed);
   });
   if ($("pin-unlock") && localStorage.getItem(DEVICE_KEY)) $("pin-unlock").hidden = false;
-
-  window.phigatePages = { call: call, say: say, refused: refused, signedIn: signedIn,
-    nextPath: nextPath, mfaToken: () => mfaToken };
+  if ($("passkey-unlock") && webauthn) $("passkey-unlock").hidden = false;
 })();
