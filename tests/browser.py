@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,7 +111,9 @@ def _sql(database_url: str, statement: str, *values: object) -> list[tuple[objec
         finally:
             await connection.close()
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's synchronous API keeps an event loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def make_sessions_idle(database_url: str) -> None:

@@ -126,6 +126,7 @@ def test_staff_totp_then_passkey_sign_in_idle_unlock_and_a_query(
     page.get_by_label("Name for a new passkey").fill("Test laptop")
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("button", name="Remove passkey Test laptop")).to_be_visible()
+    page.wait_for_load_state("load")  # the reloaded page's script is in charge again
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(site.url("/signin"))
     page.goto(site.url("/account"))

@@ -76,6 +76,16 @@ _UNLOCK = """
 """
 
 
+def _passkey_item(passkey: Passkey) -> str:
+    name = escape(passkey.name)
+    return (
+        f"<li>{name} (added {passkey.created_at:%Y-%m-%d}) "
+        f'<button type="button" data-action="remove-passkey" '
+        f'data-id="{escape(passkey.public_id)}" aria-label="Remove passkey {name}">Remove</button>'
+        "</li>"
+    )
+
+
 class Pages:
     def __init__(self, sessions: Sessions, ide: bool) -> None:
         self.sessions = sessions
@@ -99,15 +109,8 @@ class Pages:
         if isinstance(session, RedirectResponse):
             return session
         user = session.user
-        passkeys = (
-            "".join(
-                f"<li>{escape(p.name)} (added {p.created_at:%Y-%m-%d}) "
-                f'<button type="button" data-action="remove-passkey" data-id="{escape(p.public_id)}" '
-                f'aria-label="Remove passkey {escape(p.name)}">Remove</button></li>'
-                for p in await Passkey.filter(user=user).order_by("created_at")
-            )
-            or "<li>None yet.</li>"
-        )
+        listed = await Passkey.filter(user=user).order_by("created_at")
+        passkeys = "".join(_passkey_item(p) for p in listed) or "<li>None yet.</li>"
         ide = '<li><a href="/graphql">GraphiQL</a> (development)</li>' if self.ide else ""
         content = f"""
 <p>Signed in as <strong>{escape(user.username)}</strong> ({escape(user.role.value)}).</p>
