@@ -19,6 +19,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError, ValidationE
 from api import db, runtime
 from api.access_log import AccessLog
 from api.auth import Authenticator
+from api.auth.passkey_routes import PasskeyRoutes
 from api.auth.routes import AuthRoutes
 from api.auth.sessions import Sessions
 from api.body_limit import BodyLimit
@@ -40,6 +41,8 @@ from api.startup import StartupReport
 from api.transport import TransportGuard
 from api.trusted_documents import DocumentStore
 from api.unexpected import CatchAll
+from api.web.assets import Assets
+from api.web.pages import Pages
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
 from observe.exposition import worker_stopped
@@ -108,6 +111,7 @@ def create_app(
             await db.disconnect()
             worker_stopped()
 
+    auth = AuthRoutes(settings, clock, sessions)
     schema = build_schema(settings.limits, production=settings.production)
     graphql = GraphQLEndpoint(
         schema,
@@ -120,8 +124,11 @@ def create_app(
             Route("/healthz", health),
             Route("/readyz", Readiness(settings.db_statement_timeout.total_seconds() + 1).check),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            *AuthRoutes(settings, clock, sessions).routes(),
+            *auth.routes(),
+            *PasskeyRoutes(auth).routes(),
             *OAuthRoutes(oauth, sessions).routes(),
+            *Assets(ide=not settings.production).routes(),
+            *Pages(sessions, ide=not settings.production).routes(),
         ],
         middleware=[
             Middleware(StartupReport),

@@ -9,7 +9,7 @@ negotiated (api/graphql_media.py): never strawberry's plain text.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from api.auth import Authenticator, AuthRejected, challenge
 from api.decoding import is_json, json_body, parse_json
 from api.graphql_media import JSON, is_request_error, negotiate, status_of
 from api.trusted_documents import DocumentRefused, DocumentStore
+from api.web.html import graphiql_page
 from schema.build import PhigateSchema
 from schema.context import RequestContext
 from schema.faults import INTERNAL_ERROR
@@ -83,8 +84,10 @@ def _strawberry_refusal(request: Request, text: str) -> JSONResponse:
 
 
 class _View(GraphQL[RequestContext, None]):
-    def __init__(self, schema: PhigateSchema, graphql_ide: Literal["graphiql"] | None) -> None:
-        super().__init__(schema, graphql_ide=graphql_ide)
+    def __init__(self, schema: PhigateSchema) -> None:
+        # Never strawberry's own IDE page: it loads from a CDN and copies the query into the
+        # URL. Ours is api/web/html.py.
+        super().__init__(schema, graphql_ide=None)
         self._plans = schema.plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,13 +175,13 @@ class GraphQLEndpoint:
         self._authenticate = authenticate
         self._ide = ide
         self._documents = documents
-        self._view = _View(schema, graphql_ide="graphiql" if ide else None)
+        self._view = _View(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if self._is_ide_page(request):
             # The IDE page is static HTML; its queries come back here and authenticate.
-            await (await self._view.render_graphql_ide(request))(scope, receive, send)
+            await graphiql_page()(scope, receive, send)
             return
         media = negotiate(request.headers.get("accept"))
         # Refusals before this one are JSON whatever was asked for.

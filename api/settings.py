@@ -112,6 +112,9 @@ class Settings:
     """Where pg_dump and pg_restore live, if not on PATH or in Debian's usual folders."""
     oauth_issuer: str = "https://127.0.0.1:8443"
     """OAuth2 issuer: the public HTTPS base URL partners reach phigate at (no trailing slash)."""
+    webauthn_origin: str = "https://localhost:8443"
+    """The origin browsers use passkeys at; its host name is the WebAuthn relying party id
+    (a name: WebAuthn refuses an IP address)."""
     access_token_lifetime: timedelta = timedelta(minutes=10)
     refresh_token_lifetime: timedelta = timedelta(hours=8)
     """Absolute lifetime of a refresh token family: rotation never extends it."""
@@ -189,6 +192,9 @@ class Settings:
         issuer = env.get("PHIGATE_OAUTH_ISSUER") or f"https://{host}:{port}"
         if not issuer.startswith("https://"):
             raise ConfigError("PHIGATE_OAUTH_ISSUER must be an https:// URL")
+        webauthn_origin = env.get("PHIGATE_WEBAUTHN_ORIGIN") or f"https://localhost:{port}"
+        if not webauthn_origin.startswith("https://"):
+            raise ConfigError("PHIGATE_WEBAUTHN_ORIGIN must be an https:// URL")
         return cls(
             environment=environment,
             data_dir=data_dir,
@@ -220,6 +226,7 @@ class Settings:
             keyring_refresh=timedelta(seconds=_int(env, "PHIGATE_KEYRING_REFRESH_SECONDS", 5)),
             pg_bin=Path(env["PHIGATE_PG_BIN"]) if env.get("PHIGATE_PG_BIN") else None,
             oauth_issuer=issuer.rstrip("/"),
+            webauthn_origin=webauthn_origin.rstrip("/"),
             access_token_lifetime=timedelta(
                 seconds=_int(env, "PHIGATE_ACCESS_TOKEN_LIFETIME", 600)
             ),

@@ -1,7 +1,7 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
 from models.audit import AuditEvent, AuditSeal, ExportWindow
-from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
+from models.auth import AuthSession, Device, Passkey, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
 from models.documents import TrustedDocument
@@ -42,6 +42,7 @@ __all__ = [
     "OAuthClient",
     "Observation",
     "Organization",
+    "Passkey",
     "Patient",
     "PatientRevision",
     "ProxyGrant",

@@ -37,9 +37,32 @@ class AuthSession(PublicModel):
     idle_expired_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     ip = fields.CharField(max_length=64, null=True)
+    passkey_challenge = fields.CharField(max_length=128, null=True)
+    """The WebAuthn challenge this session was last given, until it is answered (once)."""
 
     class Meta:
         table = "auth_session"
+
+
+class Passkey(PublicModel):
+    """A WebAuthn credential: its public key (nothing secret) and the last sign counter seen,
+    which must grow with each use (a cloned authenticator repeats an old one)."""
+
+    PUBLIC_ID_PREFIX = "pkey"
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "phigate.User", related_name="passkeys", on_delete=fields.CASCADE
+    )
+    credential_id = fields.CharField(max_length=1400, unique=True)
+    """base64url, as the browser names it."""
+    public_key = fields.TextField()
+    """COSE public key, base64url."""
+    sign_count = fields.BigIntField(default=0)
+    name = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "passkey"
 
 
 class RecoveryCode(Model):

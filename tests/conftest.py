@@ -13,7 +13,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,12 +26,14 @@ from api import db
 from api.app import create_app
 from api.settings import Environment, Settings
 from crypto.keyring import Keyring
-from tests.helpers import ManualClock, TestAuthenticator
+from tests.helpers import ManualClock, TestAuthenticator, debian_tool
 from tests.log_capture import LeakScan, scanning, world_values
 from tests.pgcluster import find_bin_dir, throwaway_cluster
 from tests.world import World, build_world
 
 BACKENDS = ("sqlite", "postgres")
+# Real Chromium for the pages (tests/browser.py): its fixtures and failure screenshots.
+pytest_plugins = ["tests.browser"]
 
 
 @pytest.fixture(scope="session")
@@ -112,20 +113,7 @@ async def database_url(
 
 @pytest.fixture(scope="session")
 def oathtool() -> str:
-    """Debian's oathtool, installed by the test tooling itself when running as root."""
-    path = shutil.which("oathtool")
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "oathtool"]
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.run(install, capture_output=True, env=env, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
-            subprocess.run(install, capture_output=True, env=env, check=False)
-        path = shutil.which("oathtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("oathtool is required under CI (Debian package oathtool)")
-        pytest.skip("oathtool not installed (apt-get install oathtool)")
-    return path
+    return debian_tool("oathtool", "oathtool")
 
 
 @pytest.fixture(scope="session")

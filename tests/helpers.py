@@ -7,12 +7,15 @@ explicitly, so the production app never accepts the header.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pytest
 from starlette.requests import Request
 from tortoise import connections
 
@@ -89,3 +92,21 @@ async def audited_fields(request_id: str) -> list[tuple[str | None, str, str, st
         for record in records
         for field, path in record.accessed()
     ]
+
+
+def debian_tool(command: str, package: str) -> str:
+    """A Debian package's program, installed by the test tooling itself when running as root;
+    missing, it fails the run under CI and skips elsewhere."""
+    path = shutil.which(command)
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(install, capture_output=True, env=env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
+            subprocess.run(install, capture_output=True, env=env, check=False)
+        path = shutil.which(command)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{command} is required under CI (Debian package {package})")
+        pytest.skip(f"{command} not installed (apt-get install {package})")
+    return path

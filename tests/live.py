@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(env: dict[str, str], data_dir: Path, *args: str) -> Iterator[LiveServer]:
-    port = free_port()
+def live_server(
+    env: dict[str, str], data_dir: Path, *args: str, port: int | None = None
+) -> Iterator[LiveServer]:
+    port = port or free_port()
     # A file, not a pipe: nobody reads a pipe while the server runs, and a full pipe would
     # block the server's logging (and so the server).
     log = data_dir / f"serve-{port}.log"

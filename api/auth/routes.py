@@ -23,7 +23,6 @@ from api.auth.sessions import (
     Issued,
     Sessions,
     actor_of,
-    bearer_token,
     network_allowed,
     presented_token,
 )
@@ -35,6 +34,7 @@ from api.auth.totp import (
     new_secret,
     provisioning_uri,
     qr_png_data_uri,
+    qr_svg,
     recovery_digest,
 )
 from api.clock import Clock
@@ -42,7 +42,7 @@ from api.decoding import is_json, json_body
 from api.settings import Settings
 from audit.events import Actor, AuthEvent, record_event
 from crypto.keyring import Keyring
-from models import AuthSession, Device, RecoveryCode, SessionStage, User
+from models import AuthSession, Device, Passkey, RecoveryCode, SessionStage, User
 from permissions.roles import Role
 
 MAX_PIN_FAILURES = 5
@@ -56,7 +56,7 @@ class BadRequest(Exception):
         self.error = error
 
 
-def _error(error: str, status: int, rejected: str | None = None, **extra: Any) -> JSONResponse:
+def refusal(error: str, status: int, rejected: str | None = None, **extra: Any) -> JSONResponse:
     """`rejected`: the credentials presented were refused for that reason (a 401's challenge
     names it); a wrong password or code is not a refused token."""
     headers = challenge(rejected) if status == 401 else {}
@@ -81,7 +81,7 @@ MAX_LENGTH = {
 }
 
 
-def _body(request: Request, *names: str) -> dict[str, Any]:
+def read_body(request: Request, *names: str) -> dict[str, Any]:
     """The JSON object of the request; each of `names` must be a non-empty string in it, and
     no known field may exceed its MAX_LENGTH."""
     if not is_json(request):
@@ -120,16 +120,16 @@ class AuthRoutes:
             ("/auth/unlock", self.unlock, ["POST"]),
             ("/auth/password", self.change_password, ["POST"]),
         ]
-        return [Route(path, _guarded(fn), methods=methods) for path, fn, methods in endpoints]
+        return [Route(path, guarded(fn), methods=methods) for path, fn, methods in endpoints]
 
-    async def _audit(self, request: Request, event: AuthEvent, actor: Actor) -> None:
+    async def audit(self, request: Request, event: AuthEvent, actor: Actor) -> None:
         await record_event(
             event, actor, at=self.clock.now(), request_id=request.state.request_id,
             ip=client_ip(request),
         )  # fmt: skip
 
     async def login(self, request: Request) -> Response:
-        body = _body(request, "username", "password")
+        body = read_body(request, "username", "password")
         ip = client_ip(request)
         # Hashed: what was typed as a username may be a password typed in the wrong box.
         user_key, ip_key = f"user:{digest(body['username'].lower())}", f"ip:{ip}"
@@ -137,17 +137,17 @@ class AuthRoutes:
         user = await User.get_or_none(username=body["username"], is_active=True)
         if not verify_password(user.password_hash if user else None, body["password"]):
             actor = actor_of(user) if user else Actor()
-            await self._audit(request, AuthEvent.LOGIN_FAILED, actor)
+            await self.audit(request, AuthEvent.LOGIN_FAILED, actor)
             locked = await self.throttles.failure(user_key, self.user_limits)
             locked |= await self.throttles.failure(ip_key, self.ip_limits)
             if locked:
-                await self._audit(request, AuthEvent.LOCKOUT, actor)
-            return _error("invalid_credentials", 401)
+                await self.audit(request, AuthEvent.LOCKOUT, actor)
+            return refusal("invalid_credentials", 401)
         assert user is not None
         if not network_allowed(self.settings, user, ip):
-            await self._audit(request, AuthEvent.LOGIN_REFUSED_NETWORK, actor_of(user))
-            return _error("network_not_allowed", 403)
-        await self._audit(request, AuthEvent.LOGIN_OK, actor_of(user))
+            await self.audit(request, AuthEvent.LOGIN_REFUSED_NETWORK, actor_of(user))
+            return refusal("network_not_allowed", 403)
+        await self.audit(request, AuthEvent.LOGIN_OK, actor_of(user))
         await self.throttles.clear(user_key)
         if user.must_change_password:
             # A one-time initial password opens nothing but the choice of a new one.
@@ -161,44 +161,45 @@ class AuthRoutes:
             return self._active(request, await self.sessions.start(user, SessionStage.ACTIVE, ip))
         pending = await self.sessions.start(user, SessionStage.MFA, ip)
         step = "verify" if user.totp_confirmed else "enrol"
-        return JSONResponse({"mfa": step, "mfa_token": pending.token})
+        passkeys = await Passkey.filter(user=user).exists()
+        return JSONResponse({"mfa": step, "mfa_token": pending.token, "passkeys": passkeys})
 
     async def change_password(self, request: Request) -> Response:
         """A new password: after a one-time initial one (`password_token` from /auth/login;
         the second factor follows), or from a signed-in session (every other session ends).
         The current password is asked for either way."""
-        body = _body(request, "current_password", "new_password")
+        body = read_body(request, "current_password", "new_password")
         forced = isinstance(body.get("password_token"), str)
         if forced:
             session = await self.sessions.find(body["password_token"], SessionStage.PASSWORD)
             user = session.user
         else:
-            session, user = await self._current(request)
+            session, user = await self.current(request)
         key = f"user:{digest(user.username.lower())}"
         await self.throttles.check({key: self.user_limits})
         if not verify_password(user.password_hash, body["current_password"]):
-            await self._audit(request, AuthEvent.LOGIN_FAILED, actor_of(user))
+            await self.audit(request, AuthEvent.LOGIN_FAILED, actor_of(user))
             if await self.throttles.failure(key, self.user_limits):
-                await self._audit(request, AuthEvent.LOCKOUT, actor_of(user))
-            return _error("invalid_credentials", 401)
+                await self.audit(request, AuthEvent.LOCKOUT, actor_of(user))
+            return refusal("invalid_credentials", 401)
         acting = Acting(actor_of(user), request.state.request_id, client_ip(request), user.id)
         try:
             await change_password(
                 acting, user, body["new_password"], self.clock, keep=None if forced else session.id
             )
         except PasswordRejected as exc:
-            return _error("password_rejected", 400, message=str(exc))
+            return refusal("password_rejected", 400, message=str(exc))
         await self.throttles.clear(key)
         if forced:
             return await self._second_factor(request, user)
         return Response(status_code=204)
 
     async def enrol(self, request: Request) -> Response:
-        body = _body(request, "mfa_token")
+        body = read_body(request, "mfa_token")
         session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
         user = session.user
         if user.totp_confirmed:
-            return _error("already_enrolled", 409)
+            return refusal("already_enrolled", 409)
         secret = new_secret()
         codes = new_recovery_codes()
         keyring: Keyring = request.app.state.keyring
@@ -211,35 +212,55 @@ class AuthRoutes:
             )
         uri = provisioning_uri(secret, user.username)
         return JSONResponse(
-            {"otpauth_uri": uri, "qr_png": qr_png_data_uri(uri), "recovery_codes": codes}
+            {
+                "otpauth_uri": uri,
+                "qr_png": qr_png_data_uri(uri),
+                "qr_svg": qr_svg(uri),
+                "recovery_codes": codes,
+            }
         )
 
     async def mfa(self, request: Request) -> Response:
-        body = _body(request, "mfa_token")
+        body = read_body(request, "mfa_token")
         session = await self.sessions.find(body["mfa_token"], SessionStage.MFA)
+        user = session.user
+
+        async def check() -> tuple[bool, AuthEvent | None]:
+            recovery = body.get("recovery_code")
+            if isinstance(recovery, str) and user.totp_confirmed:
+                used = await self._use_recovery_code(user, recovery)
+                return used, AuthEvent.RECOVERY_CODE_USED
+            return await self._check_totp(request, user, str(body.get("code", ""))), None
+
+        return await self.finish_mfa(request, session, check, confirms_totp=True)
+
+    async def finish_mfa(
+        self,
+        request: Request,
+        session: AuthSession,
+        check: Callable[[], Awaitable[tuple[bool, AuthEvent | None]]],
+        *,
+        confirms_totp: bool,
+    ) -> Response:
+        """The second factor's common rules, whichever it is (TOTP, recovery code, passkey):
+        throttled per account, audited, and a new token for the full session on success.
+        `check` says whether the factor was accepted, and what to audit besides MFA_OK."""
         user = session.user
         key = f"mfa:{user.public_id}"
         await self.throttles.check({key: self.user_limits})
-        recovery = body.get("recovery_code")
-        if isinstance(recovery, str) and user.totp_confirmed:
-            accepted, event = (
-                await self._use_recovery_code(user, recovery),
-                AuthEvent.RECOVERY_CODE_USED,
-            )
-        else:
-            accepted, event = await self._check_totp(request, user, str(body.get("code", ""))), None
+        accepted, event = await check()
         if not accepted:
-            await self._audit(request, AuthEvent.MFA_FAILED, actor_of(user))
+            await self.audit(request, AuthEvent.MFA_FAILED, actor_of(user))
             if await self.throttles.failure(key, self.user_limits):
-                await self._audit(request, AuthEvent.LOCKOUT, actor_of(user))
+                await self.audit(request, AuthEvent.LOCKOUT, actor_of(user))
                 await self.sessions.revoke(session)
-            return _error("invalid_code", 401)
+            return refusal("invalid_code", 401)
         if event is not None:
-            await self._audit(request, event, actor_of(user))
-        if not user.totp_confirmed:
-            await self._audit(request, AuthEvent.MFA_ENROLLED, actor_of(user))
+            await self.audit(request, event, actor_of(user))
+        if confirms_totp and not user.totp_confirmed:
+            await self.audit(request, AuthEvent.MFA_ENROLLED, actor_of(user))
             await User.filter(id=user.id).update(totp_confirmed=True)
-        await self._audit(request, AuthEvent.MFA_OK, actor_of(user))
+        await self.audit(request, AuthEvent.MFA_OK, actor_of(user))
         await self.throttles.clear(key)
         await self.sessions.revoke(session)
         # A new token for the full session: the pre-MFA token never becomes privileged.
@@ -289,8 +310,16 @@ class AuthRoutes:
         )
         return response
 
-    async def _current(self, request: Request) -> tuple[AuthSession, User]:
+    async def current(self, request: Request) -> tuple[AuthSession, User]:
         session = await self.sessions.current(request)
+        if session is None:
+            raise AuthRejected("missing_credentials")
+        return session, session.user
+
+    async def idle_or_live(self, request: Request) -> tuple[AuthSession, User]:
+        """The session the bearer token or cookie (with its CSRF header) names, idle or not:
+        what an unlock revives."""
+        session = await self.sessions.presented(request)
         if session is None:
             raise AuthRejected("missing_credentials")
         return session, session.user
@@ -307,7 +336,7 @@ class AuthRoutes:
         else:
             if session is None:
                 raise AuthRejected("missing_credentials")
-            await self._audit(request, AuthEvent.LOGOUT, actor_of(session.user))
+            await self.audit(request, AuthEvent.LOGOUT, actor_of(session.user))
             await self.sessions.revoke(session)
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
@@ -316,7 +345,7 @@ class AuthRoutes:
     async def session(self, request: Request) -> Response:
         """Who is signed in, and the session's CSRF token again: a page reloaded with only
         the cookie reads it here (a page of another origin cannot read this answer)."""
-        session, user = await self._current(request)
+        session, user = await self.current(request)
         token = presented_token(request)
         assert token is not None  # a current session was presented
         return JSONResponse(
@@ -330,12 +359,12 @@ class AuthRoutes:
         )
 
     async def register_device(self, request: Request) -> Response:
-        body = _body(request, "pin")
-        _, user = await self._current(request)
+        body = read_body(request, "pin")
+        _, user = await self.current(request)
         pin = body["pin"]
         if len(pin) < MIN_PIN_DIGITS or not pin.isdigit():
             raise BadRequest("pin_must_be_6_or_more_digits")
-        await self._audit(request, AuthEvent.DEVICE_REGISTERED, actor_of(user))
+        await self.audit(request, AuthEvent.DEVICE_REGISTERED, actor_of(user))
         device = await Device.create(
             user=user, pin_hash=hash_password(pin), created_at=self.clock.now()
         )
@@ -343,32 +372,28 @@ class AuthRoutes:
 
     async def unlock(self, request: Request) -> Response:
         """Revive an idle-expired session with a registered device's PIN (absolute limit holds)."""
-        body = _body(request, "device_id", "pin")
-        token = bearer_token(request)
-        if token is None:
-            raise AuthRejected("missing_credentials")
-        session = await self.sessions.find(token, SessionStage.ACTIVE)
-        user = session.user
+        body = read_body(request, "device_id", "pin")
+        session, user = await self.idle_or_live(request)
         device = await Device.get_or_none(
             public_id=body["device_id"], user=user, revoked_at__isnull=True
         )
         if device is None:
-            return _error("device_unknown_or_revoked", 401)
+            return refusal("device_unknown_or_revoked", 401)
         if not verify_password(device.pin_hash, body["pin"]):
-            await self._audit(request, AuthEvent.PIN_FAILED, actor_of(user))
+            await self.audit(request, AuthEvent.PIN_FAILED, actor_of(user))
             failures = device.failed_pins + 1
             revoked = self.clock.now() if failures >= MAX_PIN_FAILURES else None
             if revoked is not None:
-                await self._audit(request, AuthEvent.DEVICE_REVOKED, actor_of(user))
+                await self.audit(request, AuthEvent.DEVICE_REVOKED, actor_of(user))
             await Device.filter(id=device.id).update(failed_pins=failures, revoked_at=revoked)
-            return _error("invalid_pin", 401, attempts_left=MAX_PIN_FAILURES - failures)
-        await self._audit(request, AuthEvent.SESSION_UNLOCKED, actor_of(user))
+            return refusal("invalid_pin", 401, attempts_left=MAX_PIN_FAILURES - failures)
+        await self.audit(request, AuthEvent.SESSION_UNLOCKED, actor_of(user))
         await Device.filter(id=device.id).update(failed_pins=0)
         await self.sessions.resume(session)
         return Response(status_code=204)
 
 
-def _guarded(
+def guarded(
     endpoint: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     """Map expected refusals to clear JSON answers; nothing internal reaches the client."""
@@ -377,10 +402,10 @@ def _guarded(
         try:
             return await endpoint(request)
         except BadRequest as exc:
-            return _error(exc.error, 400)
+            return refusal(exc.error, 400)
         except AuthRejected as exc:
-            return _error(exc.reason, exc.status, rejected=exc.reason)
+            return refusal(exc.reason, exc.status, rejected=exc.reason)
         except Throttled as exc:
-            return _error(exc.reason, 429, retry_after=exc.retry_after)
+            return refusal(exc.reason, 429, retry_after=exc.retry_after)
 
     return run

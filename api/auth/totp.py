@@ -28,6 +28,11 @@ def qr_png_data_uri(uri: str) -> str:
     return str(segno.make(uri, error="m").png_data_uri(scale=4))
 
 
+def qr_svg(uri: str) -> str:
+    """The same QR code as inline SVG markup, for the enrolment page (no image request)."""
+    return str(segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
+
+
 def matching_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
     """The time step `code` is valid for, if it is within one step of now and not yet used."""
     if not (len(code) == 6 and code.isdigit()):

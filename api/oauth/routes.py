@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from api.auth import AuthRejected, challenge, client_ip
@@ -28,6 +28,8 @@ from api.oauth.server import (
 from api.oauth.service import OAuth
 from api.oauth.signing import ALG
 from api.oauth.store import Origin, client_actor
+from api.web.consent import consent_page
+from api.web.pages import signed_in
 from audit.events import Actor, OAuthEvent
 from models import User
 from permissions.scopes import ALL_SCOPES
@@ -133,13 +135,24 @@ class OAuthRoutes:
         return session.user
 
     async def consent_page(self, http: HttpRequest) -> Response:
-        """What the app asks for, for the logged-in user's consent screen."""
-        user = await self._session_user(http)
-        request = self._request(http, parse_form(http.url.query), [])
+        """What the app asks for: the consent page for a browser (after its sign-in step, if
+        it has no session), else as JSON for the logged-in user's own consent screen."""
+        browser = "text/html" in http.headers.get("accept", "")
+        if browser:
+            session = await signed_in(self.sessions, http)
+            if isinstance(session, RedirectResponse):
+                return session
+            user = session.user
+        else:
+            user = await self._session_user(http)
+        query = parse_form(http.url.query)
+        request = self._request(http, query, [])
         try:
             grant = await in_thread(self.oauth.server.get_consent_grant, request, user)
         except OAuth2Error as error:
             return _respond(*self.oauth.server.handle_error_response(request, error))
+        if browser:
+            return consent_page(grant.client.row.name, scope_to_list(request.scope), query)
         return JSONResponse(
             {
                 "client": {
@@ -175,13 +188,17 @@ class OAuthRoutes:
         await self.oauth.store.audit(
             event, actor_of(user), grant.client.get_client_id(), request.origin
         )
-        result = await in_thread(
+        status, content, headers = await in_thread(
             self.oauth.server.create_authorization_response,
             request,
             user if approved else None,
             grant,
         )
-        return _respond(*result)
+        location = dict(headers).get("Location")
+        if location and "application/json" in http.headers.get("accept", ""):
+            # A page's script cannot read a cross-site redirect; it follows this itself.
+            return JSONResponse({"redirect_to": location})
+        return _respond(status, content, headers)
 
     async def jwks(self, _: HttpRequest) -> Response:
         await self.oauth.keys.ready()

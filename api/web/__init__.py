@@ -1,0 +1,1 @@
+"""What a browser gets: server-rendered pages, their scripts and the vendored GraphiQL."""
