@@ -3,7 +3,14 @@
 from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
-from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
+from models.clinical import (
+    ClinicalNote,
+    Diagnosis,
+    Encounter,
+    EncounterKind,
+    EntryStatus,
+    Observation,
+)
 from models.idempotency import IdempotencyKey
 from models.keys import DataKey, KeyPurpose
 from models.oauth import (
@@ -17,7 +24,7 @@ from models.oauth import (
     TokenFamily,
 )
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
-from models.revisions import PatientRevision
+from models.revisions import ClinicalRevision, PatientRevision
 
 __all__ = [
     "AccessToken",
@@ -30,11 +37,13 @@ __all__ = [
     "ClientAssertion",
     "ClientAuthMethod",
     "ClinicalNote",
+    "ClinicalRevision",
     "DataKey",
     "Device",
     "Diagnosis",
     "Encounter",
     "EncounterKind",
+    "EntryStatus",
     "ExportWindow",
     "IdempotencyKey",
     "KeyPurpose",

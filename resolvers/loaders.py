@@ -10,7 +10,14 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from models import ClinicalNote, Diagnosis, Encounter, Observation, PatientRevision
+from models import (
+    ClinicalNote,
+    ClinicalRevision,
+    Diagnosis,
+    Encounter,
+    Observation,
+    PatientRevision,
+)
 
 Row = TypeVar("Row", bound=Model)
 
@@ -25,6 +32,13 @@ def children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
         return [grouped[pk] for pk in patient_pks]
 
     return DataLoader(load_fn=load)
+
+
+async def _clinical_revisions(entries: Sequence[str]) -> list[list[ClinicalRevision]]:
+    grouped: dict[str, list[ClinicalRevision]] = defaultdict(list)
+    for row in await ClinicalRevision.filter(entry__in=list(entries)).order_by("id"):
+        grouped[row.entry].append(row)
+    return [grouped[entry] for entry in entries]
 
 
 @dataclass(slots=True)
@@ -44,3 +58,7 @@ class Loaders:
     patient_revisions: DataLoader[int, list[PatientRevision]] = field(
         default_factory=lambda: children_of(PatientRevision)
     )
+    clinical_revisions: DataLoader[str, list[ClinicalRevision]] = field(
+        default_factory=lambda: DataLoader(load_fn=_clinical_revisions)
+    )
+    """By the entry's public id."""
