@@ -45,86 +45,129 @@ async def _seal_existing(apps: object, editor: object) -> None:
             await connection.execute_query(update, [sealed.blob, row["id"]])
 
 
+async def _refuse_unsealing(apps: object, editor: object) -> None:
+    """Going back would put units and kinds back in plaintext: only an empty table may."""
+    connection = editor.client  # type: ignore[attr-defined]
+    for table, column in _SEALED:
+        rows = await connection.execute_query_dict(
+            f"SELECT id FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        )
+        if rows:
+            raise RuntimeError(f"{table}.{column} is sealed: it is never written back in plaintext")
+
+
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0012_administration')]
+    dependencies = [("phigate", "0012_administration")]
 
     initial = False
 
     operations = [
-        ops.RenameField(model_name='Observation', old_name='unit', new_name='unit_plaintext'),
+        ops.RenameField(model_name="Observation", old_name="unit", new_name="unit_plaintext"),
         ops.AlterField(
-            model_name='Observation',
-            name='unit_plaintext',
+            model_name="Observation",
+            name="unit_plaintext",
             field=fields.CharField(max_length=32, null=True),
         ),
-        ops.AddField(model_name='Observation', name='unit', field=SealedField(null=True)),
-        ops.RenameField(model_name='Encounter', old_name='kind', new_name='kind_plaintext'),
-        ops.AddField(model_name='Encounter', name='kind', field=SealedField(null=True)),
-        ops.RunPython(_seal_existing),
-        ops.RemoveField(model_name='Observation', name='unit_plaintext'),
-        ops.RemoveField(model_name='Encounter', name='kind_plaintext'),
-        ops.AddField(model_name='Diagnosis', name='version', field=fields.IntField(default=1)),
+        ops.AddField(model_name="Observation", name="unit", field=SealedField(null=True)),
+        ops.RenameField(model_name="Encounter", old_name="kind", new_name="kind_plaintext"),
+        ops.AddField(model_name="Encounter", name="kind", field=SealedField(null=True)),
+        ops.RunPython(_seal_existing, _refuse_unsealing),
+        ops.RemoveField(model_name="Observation", name="unit_plaintext"),
+        ops.RemoveField(model_name="Encounter", name="kind_plaintext"),
+        ops.AddField(model_name="Diagnosis", name="version", field=fields.IntField(default=1, db_default=1)),
         ops.AddField(
-            model_name='Diagnosis',
-            name='status',
+            model_name="Diagnosis",
+            name="status",
             field=fields.CharEnumField(
-                description='CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR',
+                description="CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR",
                 enum_type=EntryStatus0013,
                 max_length=20,
                 default=EntryStatus0013.CURRENT,
+                db_default='CURRENT',
             ),
         ),
-        ops.AddField(model_name='Observation', name='version', field=fields.IntField(default=1)),
+        ops.AddField(model_name="Observation", name="version", field=fields.IntField(default=1, db_default=1)),
         ops.AddField(
-            model_name='Observation',
-            name='status',
+            model_name="Observation",
+            name="status",
             field=fields.CharEnumField(
-                description='CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR',
+                description="CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR",
                 enum_type=EntryStatus0013,
                 max_length=20,
                 default=EntryStatus0013.CURRENT,
+                db_default='CURRENT',
             ),
         ),
-        ops.AddField(model_name='ClinicalNote', name='version', field=fields.IntField(default=1)),
+        ops.AddField(model_name="ClinicalNote", name="version", field=fields.IntField(default=1, db_default=1)),
         ops.AddField(
-            model_name='ClinicalNote',
-            name='status',
+            model_name="ClinicalNote",
+            name="status",
             field=fields.CharEnumField(
-                description='CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR',
+                description="CURRENT: CURRENT\nAMENDED: AMENDED\nENTERED_IN_ERROR: ENTERED_IN_ERROR",
                 enum_type=EntryStatus0013,
                 max_length=20,
                 default=EntryStatus0013.CURRENT,
+                db_default='CURRENT',
             ),
         ),
         ops.AddField(
-            model_name='ClinicalNote',
-            name='encounter',
-            field=fields.ForeignKeyField('phigate.Encounter', source_field='encounter_id', null=True, db_constraint=True, to_field='id', related_name='notes', on_delete=OnDelete.SET_NULL),
+            model_name="ClinicalNote",
+            name="encounter",
+            field=fields.ForeignKeyField(
+                "phigate.Encounter",
+                source_field="encounter_id",
+                null=True,
+                db_constraint=True,
+                to_field="id",
+                related_name="notes",
+                on_delete=OnDelete.SET_NULL,
+            ),
         ),
         ops.CreateModel(
-            name='ClinicalRevision',
+            name="ClinicalRevision",
             fields=[
-                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('public_id', fields.CharField(unique=True, max_length=40)),
-                ('patient', fields.ForeignKeyField('phigate.Patient', source_field='patient_id', db_constraint=True, to_field='id', related_name='clinical_revisions', on_delete=OnDelete.CASCADE)),
-                ('entry', fields.CharField(max_length=40)),
-                ('version', fields.IntField()),
-                ('status', fields.CharField(max_length=20)),
-                ('changed', fields.CharField(max_length=400)),
-                ('actor', fields.CharField(max_length=64)),
-                ('role', fields.CharField(max_length=20)),
-                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
-                ('reason', SealedField(null=True)),
-                ('code', SealedField(null=True)),
-                ('description', SealedField(null=True)),
-                ('recorded_date', SealedField(null=True)),
-                ('value', SealedField(null=True)),
-                ('unit', SealedField(null=True)),
-                ('effective_date', SealedField(null=True)),
-                ('text', SealedField(null=True)),
-                ('authored_date', SealedField(null=True)),
+                (
+                    "id",
+                    fields.BigIntField(
+                        generated=True, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                ("public_id", fields.CharField(unique=True, max_length=40)),
+                (
+                    "patient",
+                    fields.ForeignKeyField(
+                        "phigate.Patient",
+                        source_field="patient_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="clinical_revisions",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("entry", fields.CharField(max_length=40)),
+                ("version", fields.IntField()),
+                ("status", fields.CharField(max_length=20)),
+                ("changed", fields.CharField(max_length=400)),
+                ("actor", fields.CharField(max_length=64)),
+                ("role", fields.CharField(max_length=20)),
+                ("at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ("reason", SealedField(null=True)),
+                ("code", SealedField(null=True)),
+                ("description", SealedField(null=True)),
+                ("recorded_date", SealedField(null=True)),
+                ("value", SealedField(null=True)),
+                ("unit", SealedField(null=True)),
+                ("effective_date", SealedField(null=True)),
+                ("text", SealedField(null=True)),
+                ("authored_date", SealedField(null=True)),
             ],
-            options={'table': 'clinical_revision', 'app': 'phigate', 'unique_together': (('entry', 'version'),), 'pk_attr': 'id', 'table_description': 'A diagnosis, observation or clinical note (`entry`, its public id) as it was at'},
-            bases=['PublicModel'],
+            options={
+                "table": "clinical_revision",
+                "app": "phigate",
+                "unique_together": (("entry", "version"),),
+                "pk_attr": "id",
+                "table_description": "A diagnosis, observation or clinical note (`entry`, its public id) as it was at",
+            },
+            bases=["PublicModel"],
         ),
     ]

@@ -45,8 +45,11 @@ class Encounter(PublicModel):
 class ClinicalEntry(PublicModel):
     """An amendable entry: a version raised by each amendment, and its status."""
 
-    version = fields.IntField(default=1)
-    status = fields.CharEnumField(EntryStatus, max_length=20, default=EntryStatus.CURRENT)
+    # Database defaults too: the entries recorded before versions existed get theirs.
+    version = fields.IntField(default=1, db_default=1)
+    status = fields.CharEnumField(
+        EntryStatus, max_length=20, default=EntryStatus.CURRENT, db_default="CURRENT"
+    )
 
     class Meta:
         abstract = True

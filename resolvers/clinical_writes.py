@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
@@ -28,7 +28,6 @@ from models import (
     Observation,
     Patient,
 )
-from models.base import PublicModel
 from permissions.decisions import Change, Sealer
 from resolvers import idempotency, validation
 from resolvers.patients import visible_child
@@ -41,14 +40,18 @@ from schema.inputs import Provided, provided
 ENTERED_IN_ERROR = "enteredInError"
 
 
+Node = TypeVar("Node", types.Encounter, types.Diagnosis, types.Observation, types.ClinicalNote)
+
+
 @dataclass(frozen=True, slots=True)
-class Kind:
+class Kind(Generic[Node]):
     """One kind of clinical record and how it is written."""
 
     name: str
     """The GraphQL type (`Diagnosis`): the @phi coordinates' prefix and the mutations' suffix."""
-    model: type[PublicModel]
-    node: type[Any]
+    model: type[Any]
+    """A `PublicModel`; an amendable kind's is a `ClinicalEntry`."""
+    node: type[Node]
     checks: Mapping[str, Check]
     required: frozenset[str]
     """Columns an entry always has: an amendment may change them, never clear them."""
@@ -77,11 +80,11 @@ NOTE = Kind("ClinicalNote", ClinicalNote, types.ClinicalNote, validation.NOTE, f
 ENCOUNTER = Kind("Encounter", Encounter, types.Encounter, validation.ENCOUNTER, frozenset(), "kind")
 
 
-def _fields(kind: Kind, values: list[Provided]) -> tuple[tuple[str, str], ...]:
+def _fields(kind: Kind[Any], values: list[Provided]) -> tuple[tuple[str, str], ...]:
     return tuple((v.key, f"{kind.name}.{v.key}") for v in values)
 
 
-async def _entry(ctx: RequestContext, kind: Kind, public_id: str) -> Any:
+async def _entry(ctx: RequestContext, kind: Kind[Node], public_id: str) -> Node:
     row, owner = await visible_child(ctx, kind.model, public_id)
     return types.child_node(kind.node, row, ctx.access.rows.subject(owner))
 
@@ -104,17 +107,18 @@ async def _encounter(patient: Patient, public_id: str | None) -> int | None:
     )
     if found is None:
         raise InvalidField("encounter", "is not an encounter of this patient")
-    return found.id
+    pk: int = found.id
+    return pk
 
 
 async def add(
     ctx: RequestContext,
-    kind: Kind,
+    kind: Kind[Node],
     patient_id: str,
     stated: Any,
     prefix: str,
     encounter: str | None = None,
-) -> Any:
+) -> Node:
     """A new record of `kind` for a patient in the caller's rows."""
     operation = f"add{kind.name}:{patient_id}"
     if (first := await idempotency.replayed(ctx, operation)) is not None:
@@ -165,13 +169,13 @@ def _split(changes: Any) -> tuple[list[Provided], bool]:
 
 async def amend(
     ctx: RequestContext,
-    kind: Kind,
+    kind: Kind[Node],
     public_id: str,
     version: int,
     changes: Any,
     reason: str,
     prefix: str,
-) -> Any:
+) -> Node:
     """A new version of an entry the caller may see; its earlier values go to its history."""
     operation = f"amend{kind.name}:{public_id}"
     if (first := await idempotency.replayed(ctx, operation)) is not None:

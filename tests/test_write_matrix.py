@@ -84,20 +84,26 @@ mutation($id: ID!, $version: Int!, $input: {input}!) {{
   {mutation}(id: $id, version: $version, input: $input, reason: "Matrix") {{ version }}
 }}
 """
+ENTRIES = {
+    "diagnosis": ("amendDiagnosis", "DiagnosisChanges", "Diagnosis"),
+    "observation": ("amendObservation", "ObservationChanges", "Observation"),
+    "note": ("amendNote", "NoteChanges", "ClinicalNote"),
+}
+# (world child, input field, value, the @phi field whose write decision it takes)
 CLINICAL_VALUES = [
-    ("amendDiagnosis", "DiagnosisChanges", "diagnosis", "Diagnosis", "code", "E11.65", "code"),
-    ("amendDiagnosis", "DiagnosisChanges", "diagnosis", "Diagnosis", "description", "Type 2", "description"),
-    ("amendDiagnosis", "DiagnosisChanges", "diagnosis", "Diagnosis", "recordedDate", "2024-03-04", "recordedDate"),
-    ("amendDiagnosis", "DiagnosisChanges", "diagnosis", "Diagnosis", "enteredInError", True, "code"),
-    ("amendObservation", "ObservationChanges", "observation", "Observation", "code", "2345-7", "code"),
-    ("amendObservation", "ObservationChanges", "observation", "Observation", "value", "6.9", "value"),
-    ("amendObservation", "ObservationChanges", "observation", "Observation", "unit", "mmol/mol", "unit"),
-    ("amendObservation", "ObservationChanges", "observation", "Observation", "effectiveDate", "2024-03-05", "effectiveDate"),
-    ("amendObservation", "ObservationChanges", "observation", "Observation", "enteredInError", True, "value"),
-    ("amendNote", "NoteChanges", "note", "ClinicalNote", "text", "Metformin 1g.", "text"),
-    ("amendNote", "NoteChanges", "note", "ClinicalNote", "authoredDate", "2024-03-06", "authoredDate"),
-    ("amendNote", "NoteChanges", "note", "ClinicalNote", "enteredInError", True, "text"),
-]  # fmt: skip
+    ("diagnosis", "code", "E11.65", "code"),
+    ("diagnosis", "description", "Type 2", "description"),
+    ("diagnosis", "recordedDate", "2024-03-04", "recordedDate"),
+    ("diagnosis", "enteredInError", True, "code"),
+    ("observation", "code", "2345-7", "code"),
+    ("observation", "value", "6.9", "value"),
+    ("observation", "unit", "mmol/mol", "unit"),
+    ("observation", "effectiveDate", "2024-03-05", "effectiveDate"),
+    ("observation", "enteredInError", True, "value"),
+    ("note", "text", "Metformin 1g.", "text"),
+    ("note", "authoredDate", "2024-03-06", "authoredDate"),
+    ("note", "enteredInError", True, "text"),
+]
 CLINICAL_WRITERS = {
     "Diagnosis.code": {"doc"},
     "Diagnosis.description": {"doc"},
@@ -117,7 +123,8 @@ MODELS = {"diagnosis": Diagnosis, "observation": Observation, "note": ClinicalNo
 @pytest.mark.parametrize("user", sorted(WRITES))
 async def test_clinical_write_matrix(client: httpx.AsyncClient, world: World, user: str) -> None:
     versions = dict.fromkeys(MODELS, 1)
-    for mutation, input_type, child, type_name, field, value, decided in CLINICAL_VALUES:
+    for child, field, value, decided in CLINICAL_VALUES:
+        mutation, input_type, type_name = ENTRIES[child]
         response = await client.post(
             "/graphql",
             json={
