@@ -24,7 +24,12 @@ from models.oauth import (
     TokenFamily,
 )
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
-from models.revisions import ClinicalRevision, PatientRevision
+from models.revisions import (
+    ClinicalNoteRevision,
+    DiagnosisRevision,
+    ObservationRevision,
+    PatientRevision,
+)
 
 __all__ = [
     "AccessToken",
@@ -37,10 +42,11 @@ __all__ = [
     "ClientAssertion",
     "ClientAuthMethod",
     "ClinicalNote",
-    "ClinicalRevision",
+    "ClinicalNoteRevision",
     "DataKey",
     "Device",
     "Diagnosis",
+    "DiagnosisRevision",
     "Encounter",
     "EncounterKind",
     "EntryStatus",
@@ -49,6 +55,7 @@ __all__ = [
     "KeyPurpose",
     "OAuthClient",
     "Observation",
+    "ObservationRevision",
     "Organization",
     "Patient",
     "PatientRevision",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tortoise import fields
 
 from models.base import PublicModel, SealedField
+from models.clinical import ClinicalNote, Diagnosis, Observation
 from models.people import Patient
 
 
@@ -41,17 +42,10 @@ class PatientRevision(PublicModel):
         unique_together = (("patient", "version"),)
 
 
-class ClinicalRevision(PublicModel):
-    """A diagnosis, observation or clinical note (`entry`, its public id) as it was at
-    `version`, before `actor` amended `changed` at `at`: the previous status, and the previous
-    values of the changed columns (the others are null). One table for the three kinds: each
-    column belongs to one kind, and the entry's id prefix says which."""
+class EntryRevision(PublicModel):
+    """A clinical entry as it was at `version`, before `actor` amended `changed` at `at`: its
+    status then, and the previous values of the changed columns (the others are null)."""
 
-    PUBLIC_ID_PREFIX = "crev"
-    patient: fields.ForeignKeyRelation[Patient] = fields.ForeignKeyField(
-        "phigate.Patient", related_name="clinical_revisions", on_delete=fields.CASCADE
-    )
-    entry = fields.CharField(max_length=40)
     version = fields.IntField()
     status = fields.CharField(max_length=20)
     changed = fields.CharField(max_length=400)
@@ -60,15 +54,48 @@ class ClinicalRevision(PublicModel):
     role = fields.CharField(max_length=20)
     at = fields.DatetimeField()
     reason = SealedField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class DiagnosisRevision(EntryRevision):
+    PUBLIC_ID_PREFIX = "dxrev"
+    entry: fields.ForeignKeyRelation[Diagnosis] = fields.ForeignKeyField(
+        "phigate.Diagnosis", related_name="revisions", on_delete=fields.CASCADE
+    )
     code = SealedField(null=True)
     description = SealedField(null=True)
     recorded_date = SealedField(null=True)
+
+    class Meta:
+        table = "diagnosis_revision"
+        unique_together = (("entry", "version"),)
+
+
+class ObservationRevision(EntryRevision):
+    PUBLIC_ID_PREFIX = "obsrev"
+    entry: fields.ForeignKeyRelation[Observation] = fields.ForeignKeyField(
+        "phigate.Observation", related_name="revisions", on_delete=fields.CASCADE
+    )
+    code = SealedField(null=True)
     value = SealedField(null=True)
     unit = SealedField(null=True)
     effective_date = SealedField(null=True)
+
+    class Meta:
+        table = "observation_revision"
+        unique_together = (("entry", "version"),)
+
+
+class ClinicalNoteRevision(EntryRevision):
+    PUBLIC_ID_PREFIX = "noterev"
+    entry: fields.ForeignKeyRelation[ClinicalNote] = fields.ForeignKeyField(
+        "phigate.ClinicalNote", related_name="revisions", on_delete=fields.CASCADE
+    )
     text = SealedField(null=True)
     authored_date = SealedField(null=True)
 
     class Meta:
-        table = "clinical_revision"
+        table = "clinical_note_revision"
         unique_together = (("entry", "version"),)

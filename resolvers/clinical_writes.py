@@ -5,8 +5,9 @@ kept in revisions and audited in one transaction.
 
 Nothing clinical is deleted. An amendment is a new version of the same entry: the entry keeps
 its id, its version is raised, its status becomes AMENDED, and the values it replaced are
-sealed into a `ClinicalRevision`. `enteredInError: true` marks the entry ENTERED_IN_ERROR; it
-stays on record, labelled, and is amended no more (a correct entry is recorded anew).
+sealed into a revision (`DiagnosisRevision`...). `enteredInError: true` marks the entry
+ENTERED_IN_ERROR: it stays on record, labelled, and is amended no more (a correct entry is
+recorded anew).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from tortoise.exceptions import IntegrityError
 from audit.writes import WriteAction
 from models import (
     ClinicalNote,
-    ClinicalRevision,
+    ClinicalNoteRevision,
     Diagnosis,
+    DiagnosisRevision,
     Encounter,
     EntryStatus,
     Observation,
+    ObservationRevision,
     Patient,
 )
-from permissions.decisions import Change, Sealer
+from permissions.decisions import Change, PolicyError, Sealer
 from resolvers import idempotency, validation
 from resolvers.patients import visible_child
 from resolvers.validation import REASON, Check, checked
@@ -52,6 +55,7 @@ class Kind(Generic[Node]):
     model: type[Any]
     """A `PublicModel`; an amendable kind's is a `ClinicalEntry`."""
     node: type[Node]
+    revision: type[Any] | None
     checks: Mapping[str, Check]
     required: frozenset[str]
     """Columns an entry always has: an amendment may change them, never clear them."""
@@ -64,6 +68,7 @@ DIAGNOSIS = Kind(
     "Diagnosis",
     Diagnosis,
     types.Diagnosis,
+    DiagnosisRevision,
     validation.DIAGNOSIS,
     frozenset({"code", "description", "recorded_date"}),
     "code",
@@ -72,12 +77,23 @@ OBSERVATION = Kind(
     "Observation",
     Observation,
     types.Observation,
+    ObservationRevision,
     validation.OBSERVATION,
     frozenset({"code", "value", "effective_date"}),
     "value",
 )
-NOTE = Kind("ClinicalNote", ClinicalNote, types.ClinicalNote, validation.NOTE, frozenset(), "text")
-ENCOUNTER = Kind("Encounter", Encounter, types.Encounter, validation.ENCOUNTER, frozenset(), "kind")
+NOTE = Kind(
+    "ClinicalNote",
+    ClinicalNote,
+    types.ClinicalNote,
+    ClinicalNoteRevision,
+    validation.NOTE,
+    frozenset({"text", "authored_date"}),
+    "text",
+)
+ENCOUNTER = Kind(
+    "Encounter", Encounter, types.Encounter, None, validation.ENCOUNTER, frozenset(), "kind"
+)
 
 
 def _fields(kind: Kind[Any], values: list[Provided]) -> tuple[tuple[str, str], ...]:
@@ -200,9 +216,10 @@ async def amend(
     if row.version != version:
         raise Conflict()
     status = EntryStatus.ENTERED_IN_ERROR if entered_in_error else EntryStatus.AMENDED
-    revision = ClinicalRevision(
-        patient_id=patient.id,
-        entry=row.public_id,
+    if kind.revision is None:
+        raise PolicyError("this kind of record is not amended")
+    revision = kind.revision(
+        entry_id=row.id,
         version=version,
         status=row.status.value,
         changed=",".join(key for key, _ in fields),

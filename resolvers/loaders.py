@@ -12,33 +12,28 @@ from tortoise.models import Model
 
 from models import (
     ClinicalNote,
-    ClinicalRevision,
+    ClinicalNoteRevision,
     Diagnosis,
+    DiagnosisRevision,
     Encounter,
     Observation,
+    ObservationRevision,
     PatientRevision,
 )
 
 Row = TypeVar("Row", bound=Model)
 
 
-def children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
-    """Batches `model` rows by `patient_id`, in id order."""
+def children_of(model: type[Row], parent: str = "patient_id") -> DataLoader[int, list[Row]]:
+    """Batches `model` rows by their `parent` key (a patient's, an entry's), in id order."""
 
-    async def load(patient_pks: Sequence[int]) -> list[list[Row]]:
+    async def load(parent_pks: Sequence[int]) -> list[list[Row]]:
         grouped: dict[int, list[Row]] = defaultdict(list)
-        for row in await model.filter(patient_id__in=list(patient_pks)).order_by("id"):
-            grouped[row.patient_id].append(row)  # type: ignore[attr-defined]
-        return [grouped[pk] for pk in patient_pks]
+        for row in await model.filter(**{f"{parent}__in": list(parent_pks)}).order_by("id"):
+            grouped[getattr(row, parent)].append(row)
+        return [grouped[pk] for pk in parent_pks]
 
     return DataLoader(load_fn=load)
-
-
-async def _clinical_revisions(entries: Sequence[str]) -> list[list[ClinicalRevision]]:
-    grouped: dict[str, list[ClinicalRevision]] = defaultdict(list)
-    for row in await ClinicalRevision.filter(entry__in=list(entries)).order_by("id"):
-        grouped[row.entry].append(row)
-    return [grouped[entry] for entry in entries]
 
 
 @dataclass(slots=True)
@@ -58,7 +53,12 @@ class Loaders:
     patient_revisions: DataLoader[int, list[PatientRevision]] = field(
         default_factory=lambda: children_of(PatientRevision)
     )
-    clinical_revisions: DataLoader[str, list[ClinicalRevision]] = field(
-        default_factory=lambda: DataLoader(load_fn=_clinical_revisions)
+    diagnosis_revisions: DataLoader[int, list[DiagnosisRevision]] = field(
+        default_factory=lambda: children_of(DiagnosisRevision, "entry_id")
     )
-    """By the entry's public id."""
+    observation_revisions: DataLoader[int, list[ObservationRevision]] = field(
+        default_factory=lambda: children_of(ObservationRevision, "entry_id")
+    )
+    note_revisions: DataLoader[int, list[ClinicalNoteRevision]] = field(
+        default_factory=lambda: children_of(ClinicalNoteRevision, "entry_id")
+    )

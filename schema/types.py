@@ -72,7 +72,7 @@ class Diagnosis(ClinicalEntry):
 
     @strawberry.field(description="Earlier versions, oldest first.")
     async def history(self, info: Info[Any, None]) -> list[DiagnosisRevision]:
-        return await _revisions(info, self, DiagnosisRevision)
+        return await _revisions(info.context.loaders.diagnosis_revisions, self, DiagnosisRevision)
 
 
 @strawberry.type
@@ -91,7 +91,9 @@ class Observation(ClinicalEntry):
 
     @strawberry.field(description="Earlier versions, oldest first.")
     async def history(self, info: Info[Any, None]) -> list[ObservationRevision]:
-        return await _revisions(info, self, ObservationRevision)
+        return await _revisions(
+            info.context.loaders.observation_revisions, self, ObservationRevision
+        )
 
 
 @strawberry.type
@@ -106,14 +108,15 @@ class ClinicalNote(ClinicalEntry):
 
     @strawberry.field(description="Earlier versions, oldest first.")
     async def history(self, info: Info[Any, None]) -> list[ClinicalNoteRevision]:
-        return await _revisions(info, self, ClinicalNoteRevision)
+        return await _revisions(info.context.loaders.note_revisions, self, ClinicalNoteRevision)
 
 
 @strawberry.interface(
     description="An entry as it was before one amendment: who made it, when, why, which fields."
 )
 class EntryRevision(Node):
-    row: strawberry.Private[models.ClinicalRevision]
+    row: strawberry.Private[Any]
+    """The revision row: a `models.DiagnosisRevision`, `ObservationRevision`..."""
     subject: strawberry.Private[Subject]
     version: int = strawberry.field(description="The version these values belonged to.")
     status: EntryStatus  # type: ignore[valid-type]
@@ -154,8 +157,10 @@ class ClinicalNoteRevision(EntryRevision):
 Revision = TypeVar("Revision", DiagnosisRevision, ObservationRevision, ClinicalNoteRevision)
 
 
-async def _revisions(info: Info[Any, None], entry: Any, node: type[Revision]) -> list[Revision]:
-    rows = await info.context.loaders.clinical_revisions.load(entry.row.public_id)
+async def _revisions(
+    loader: DataLoader[int, list[Any]], entry: Any, node: type[Revision]
+) -> list[Revision]:
+    rows = await loader.load(entry.row.id)
     subject: Subject = entry.subject
     return [
         node(

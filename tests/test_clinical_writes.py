@@ -13,7 +13,7 @@ import httpx
 import pytest
 from tortoise import connections
 
-from models import AuditEvent, ClinicalNote, ClinicalRevision, Diagnosis, Encounter, Patient
+from models import AuditEvent, ClinicalNote, Diagnosis, DiagnosisRevision, Encounter, Patient
 from tests.helpers import AS_USER, gql
 from tests.world import CLINICAL, World
 
@@ -235,7 +235,7 @@ async def test_a_stale_version_is_a_conflict_and_writes_nothing(
     stale = await amend_diagnosis(client, entry, 1, {"code": "E11.8"})
     assert codes(stale) == ["CONFLICT"]
     assert await writes(stale.headers["x-request-id"]) == []
-    assert await ClinicalRevision.all().count() == 1
+    assert await DiagnosisRevision.all().count() == 1
     assert (await Diagnosis.get(public_id=entry)).version == 2
 
 
@@ -249,7 +249,7 @@ async def test_two_concurrent_amendments_exactly_one_wins(
     )
     assert sorted(tuple(codes(r)) for r in responses) == [(), ("CONFLICT",)]
     assert (await Diagnosis.get(public_id=entry)).version == 2
-    assert await ClinicalRevision.all().count() == 1
+    assert await DiagnosisRevision.all().count() == 1
     assert await AuditEvent.filter(event="AMEND").count() == 1
 
 
@@ -359,10 +359,10 @@ async def test_write_and_audit_are_one_transaction(client: httpx.AsyncClient, wo
     entry = world.children["diagnosis"]
     db = connections.get("default")
     # The amendment's record goes in first, then the entry, then the revision.
-    await db.execute_script("ALTER TABLE clinical_revision RENAME TO clinical_revision_gone")
+    await db.execute_script("ALTER TABLE diagnosis_revision RENAME TO diagnosis_revision_gone")
     failed = await amend_diagnosis(client, entry, 1, {"code": "E11.65"})
     assert failed.json()["data"] is None
-    await db.execute_script("ALTER TABLE clinical_revision_gone RENAME TO clinical_revision")
+    await db.execute_script("ALTER TABLE diagnosis_revision_gone RENAME TO diagnosis_revision")
     assert not await AuditEvent.filter(event="AMEND").exists()
     assert (await Diagnosis.get(public_id=entry)).version == 1
     await db.execute_script("ALTER TABLE audit_event RENAME TO audit_event_gone")
@@ -370,7 +370,7 @@ async def test_write_and_audit_are_one_transaction(client: httpx.AsyncClient, wo
     await db.execute_script("ALTER TABLE audit_event_gone RENAME TO audit_event")
     assert "AUDIT_UNAVAILABLE" in codes(refused)
     assert (await Diagnosis.get(public_id=entry)).version == 1
-    assert not await ClinicalRevision.exists()
+    assert not await DiagnosisRevision.exists()
 
 
 async def test_no_submitted_clinical_value_is_stored_in_plaintext(
@@ -395,7 +395,7 @@ async def test_no_submitted_clinical_value_is_stored_in_plaintext(
     }
     assert "errors" not in (await post(client, AMEND_DIAGNOSIS, variables, "doc")).json()
     dumped = []
-    for table in ("encounter", "diagnosis", "observation", "clinical_revision", "audit_event"):
+    for table in ("encounter", "diagnosis", "observation", "diagnosis_revision", "audit_event"):
         rows = await connections.get("default").execute_query_dict(f"SELECT * FROM {table}")  # noqa: S608
         dumped.append(repr(rows))
     text = "\n".join(dumped)
