@@ -304,15 +304,17 @@ class Access:
             raise PolicyError("this request cannot write")
         return self._writes
 
-    def listing(self, subject: Subject, category: Category, path: str) -> None:
+    def listing(self, subject: Subject, category: Category, path: str) -> bool:
         """May the caller list a patient's entries of `category`? A list's length says how
-        many entries exist, which is as much PHI as the entries: FORBIDDEN (and recorded)
-        when the caller may read no field of that category, decided as the entries' fields."""
+        many entries exist, which is as much PHI as the entries: no list (the refusal
+        recorded) when the caller may read no field of that category, decided as the
+        entries' fields are."""
         decision = _LISTS[category].decide(self.principal, subject)
         if decision is Decision.DENY:
             prefix, _, key = path.rpartition(".")
             self._log.phi_access(subject.patient_id, _LISTED[category], prefix, key, decision)
-            raise Forbidden()
+            return False
+        return True
 
     def opener(self) -> Callable[[Sealed], str]:
         """What opens the values the object pass decided on: for its session alone."""

@@ -226,17 +226,20 @@ class Patient(Node):
 
     @strawberry.field(description=_LISTED.format("DIAGNOSIS"))
     async def diagnoses(self, info: Info[Any, None]) -> list[Diagnosis] | None:
-        self._listed(info, Category.DIAGNOSIS)
+        if not self._listed(info, Category.DIAGNOSIS):
+            return None
         return await self._children(info.context.loaders.diagnoses, Diagnosis)
 
     @strawberry.field(description=_LISTED.format("LAB"))
     async def observations(self, info: Info[Any, None]) -> list[Observation] | None:
-        self._listed(info, Category.LAB)
+        if not self._listed(info, Category.LAB):
+            return None
         return await self._children(info.context.loaders.observations, Observation)
 
     @strawberry.field(description=_LISTED.format("NOTE"))
     async def notes(self, info: Info[Any, None]) -> list[ClinicalNote] | None:
-        self._listed(info, Category.NOTE)
+        if not self._listed(info, Category.NOTE):
+            return None
         return await self._children(info.context.loaders.notes, ClinicalNote)
 
     @strawberry.field(
@@ -255,9 +258,15 @@ class Patient(Node):
         rows = await info.context.loaders.patient_revisions.load(self.row.id)
         return [PatientRevision.of(row, self.subject) for row in rows]
 
-    def _listed(self, info: Info[Any, None], category: Category) -> None:
-        path = ".".join(str(part) for part in info.path.as_list())
-        info.context.access.listing(self.subject, category, path)
+    def _listed(self, info: Info[Any, None], category: Category) -> bool:
+        """Whether the list may be given; if not, it is null with a FORBIDDEN error at its
+        path, denied the way the object pass denies a field (no exception raised)."""
+        path = info.path
+        text = ".".join(str(part) for part in path.as_list())
+        if info.context.access.listing(self.subject, category, text):
+            return True
+        info.context.phi.denied.append((((path.key, info._raw_info.field_nodes),), path.prev))
+        return False
 
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)
