@@ -89,3 +89,9 @@ async def audited_fields(request_id: str) -> list[tuple[str | None, str, str, st
         for record in records
         for field, path in record.accessed()
     ]
+
+
+async def write_records(request_id: str) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+    """A request's write audit records: (event, decision, [(field, input path)...])."""
+    rows = await AuditEvent.filter(request_id=request_id).exclude(event="PHI_ACCESS").order_by("id")
+    return [(r.event, r.decision, r.accessed()) for r in rows]

@@ -14,7 +14,7 @@ import pytest
 from tortoise import connections
 
 from models import AuditEvent, ClinicalNote, Diagnosis, DiagnosisRevision, Encounter, Patient
-from tests.helpers import AS_USER, gql
+from tests.helpers import AS_USER, gql, write_records
 from tests.world import CLINICAL, World
 
 ADD_DIAGNOSIS = """
@@ -100,11 +100,6 @@ async def amend_diagnosis(
     return await post(client, AMEND_DIAGNOSIS, variables, user)
 
 
-async def writes(request_id: str) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
-    rows = await AuditEvent.filter(request_id=request_id).exclude(event="PHI_ACCESS").order_by("id")
-    return [(r.event, r.decision, r.accessed()) for r in rows]
-
-
 async def test_a_physician_adds_a_diagnosis_at_an_encounter(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -116,7 +111,7 @@ async def test_a_physician_adds_a_diagnosis_at_an_encounter(
     assert (added["version"], added["status"]) == (1, "CURRENT")
     row = await Diagnosis.get(public_id=added["id"])
     assert row.encounter_id == (await Encounter.get(public_id=world.children["encounter"])).id  # type: ignore[attr-defined]
-    [(event, decision, fields)] = await writes(response.headers["x-request-id"])
+    [(event, decision, fields)] = await write_records(response.headers["x-request-id"])
     assert (event, decision) == ("CREATE", "ALLOW")
     assert fields == [(f"Diagnosis.{k}", f"addDiagnosis.input.{k}") for k in DIAGNOSIS]
     listed = await gql(
@@ -167,7 +162,7 @@ async def test_a_nurse_notes_and_observes_but_diagnoses_nothing(
     )
     assert DIAGNOSIS["description"] not in refused.text
     assert await Diagnosis.all().count() == 1
-    [(event, decision, fields)] = await writes(refused.headers["x-request-id"])
+    [(event, decision, fields)] = await write_records(refused.headers["x-request-id"])
     assert (event, decision) == ("CREATE", "DENY")
     assert [f for f, _ in fields] == [f"Diagnosis.{k}" for k in DIAGNOSIS]
 
@@ -234,7 +229,7 @@ async def test_a_stale_version_is_a_conflict_and_writes_nothing(
     }
     stale = await amend_diagnosis(client, entry, 1, {"code": "E11.8"})
     assert codes(stale) == ["CONFLICT"]
-    assert await writes(stale.headers["x-request-id"]) == []
+    assert await write_records(stale.headers["x-request-id"]) == []
     assert await DiagnosisRevision.all().count() == 1
     assert (await Diagnosis.get(public_id=entry)).version == 2
 
@@ -286,7 +281,7 @@ async def test_entered_in_error_stays_on_record_labelled(
     assert refused.json()["errors"][0]["extensions"]["field"] == "input.enteredInError"
     marked = await amend_diagnosis(client, entry, 1, {"enteredInError": True})
     assert marked.json()["data"]["amendDiagnosis"]["status"] == "ENTERED_IN_ERROR"
-    [(event, decision, fields)] = await writes(marked.headers["x-request-id"])
+    [(event, decision, fields)] = await write_records(marked.headers["x-request-id"])
     assert (event, decision, fields) == (
         "AMEND",
         "ALLOW",
@@ -352,7 +347,7 @@ async def test_a_patient_outside_the_callers_rows_is_not_found(
         client, ADD_DIAGNOSIS, {"patient": world.patients["other"], "input": DIAGNOSIS}, "doc"
     )
     assert codes(response) == ["NOT_FOUND"]
-    assert await writes(response.headers["x-request-id"]) == []
+    assert await write_records(response.headers["x-request-id"]) == []
 
 
 async def test_write_and_audit_are_one_transaction(client: httpx.AsyncClient, world: World) -> None:

@@ -3,19 +3,14 @@ updates of one patient's version, sent at once to different processes, exactly o
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import secret_of, totp_code
-from tests.live import live_server
+from tests.live import live_server, seeded_password, sign_in
 
 UPDATE = """
 mutation($id: ID!, $version: Int!, $phone: String!) {
@@ -30,31 +25,17 @@ def env(database_url: str, master_key: str) -> dict[str, str]:
     return {"PHIGATE_DATABASE_URL": database_url, "PHIGATE_MASTER_KEY": master_key}
 
 
-def _sign_in(http: httpx.Client, oathtool: str, username: str, password: str) -> dict[str, str]:
-    step = http.post("/auth/login", json={"username": username, "password": password}).json()
-    enrolment = http.post("/auth/mfa/enrol", json={"mfa_token": step["mfa_token"]}).json()
-    code = totp_code(oathtool, secret_of(enrolment["otpauth_uri"]), datetime.now(UTC))
-    done = http.post("/auth/mfa", json={"mfa_token": step["mfa_token"], "code": code}).json()
-    return {"authorization": f"Bearer {done['token']}"}
-
-
 def test_two_processes_update_one_version_exactly_one_wins(
     env: dict[str, str], tmp_path: Path, oathtool: str
 ) -> None:
-    run_env = {**env, "PATH": "/usr/bin:/bin", "PHIGATE_DATA_DIR": str(tmp_path)}
-    seeded = subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo", "--patients", "3"],
-        env=run_env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    password = re.search(r"desk\.ada\s+front_desk\s+(\S+)", seeded.stdout)
-    assert password is not None
+    password = seeded_password(env, tmp_path, "desk.ada", patients=3)
     with (
         live_server(env, tmp_path) as first,
         live_server(env, tmp_path) as second,
         first.client() as a,
         second.client() as b,
     ):
-        auth = _sign_in(a, oathtool, "desk.ada", password[1])
+        auth = sign_in(a, oathtool, "desk.ada", password)
         page = a.post(
             "/graphql",
             json={"query": "{ patients(first: 1) { edges { node { id version } } } }"},
