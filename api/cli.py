@@ -64,7 +64,7 @@ def _migrate_embedded(settings: Settings) -> None:
     """The embedded SQLite default is single-node: bring its schema up to date on start."""
     if settings.database_url.startswith("sqlite"):
         settings.ensure_data_dir()
-        asyncio.run(db.migrate(settings.database_url))
+        asyncio.run(db.migrate(settings.database_url, provider=key_provider(settings)))
 
 
 def _expose_metrics(settings: Settings, address: tuple[str, int]) -> None:
@@ -158,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         elif args.command == "migrate":
             settings.ensure_data_dir()
-            asyncio.run(db.migrate(settings.database_url, settings.serving_role))
+            asyncio.run(
+                db.migrate(settings.database_url, settings.serving_role, key_provider(settings))
+            )
             print("migrations applied")
             if settings.serving_role and not settings.database_url.startswith("sqlite"):
                 print(f"grants set for serving role {settings.serving_role}")

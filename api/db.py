@@ -12,6 +12,8 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from api.db_clients import ACQUIRE_TIMEOUT
+from crypto.provider import KeyProvider
+from models.keystore import MIGRATION_PROVIDER
 from ops.grants import grant_serving_role
 
 APP = "phigate"
@@ -106,11 +108,18 @@ def tortoise_config(database_url: str, timeouts: Timeouts | None = None) -> dict
     }
 
 
-async def migrate(database_url: str, serving_role: str | None = None) -> None:
+async def migrate(
+    database_url: str, serving_role: str | None = None, provider: KeyProvider | None = None
+) -> None:
     """Apply pending migrations, then (PostgreSQL) give `serving_role` its grants
-    (ops/grants.py). Safe to run repeatedly and from several processes in turn."""
+    (ops/grants.py). Safe to run repeatedly and from several processes in turn. `provider`:
+    the key provider, for a migration that seals values stored in plaintext before it."""
     config = tortoise_config(database_url)
-    await run_migrations(config=config)
+    token = MIGRATION_PROVIDER.set(provider)
+    try:
+        await run_migrations(config=config)
+    finally:
+        MIGRATION_PROVIDER.reset(token)
     if serving_role is not None and not database_url.startswith("sqlite"):
         await Tortoise.init(config=config)
         try:

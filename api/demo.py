@@ -115,16 +115,18 @@ async def create_patient(
     patient = Patient(organization=org, user=user)
     patient.seal_identity(keyring, **values.demographics)
     await patient.save()
-    encounter = Encounter(patient=patient, kind=values.encounter_kind)
-    encounter.seal(keyring, **values.encounter)
+    encounter = Encounter(patient=patient)
+    encounter.seal(keyring, kind=values.encounter_kind.value, **values.encounter)
     await encounter.save()
     records: list[Diagnosis | Observation | ClinicalNote] = [
         Diagnosis(patient=patient, encounter=encounter),
-        Observation(patient=patient, unit=values.unit),
+        Observation(patient=patient),
         ClinicalNote(patient=patient),
     ]
     for record, plaintext in zip(
-        records, (values.diagnosis, values.observation, values.note), strict=True
+        records,
+        (values.diagnosis, {**values.observation, "unit": values.unit}, values.note),
+        strict=True,
     ):
         record.seal(keyring, **plaintext)
         await record.save()

@@ -4,7 +4,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [("phigate", "0012_administration")]
+    dependencies = [("phigate", "0013_clinical_writes")]
 
     initial = False
 

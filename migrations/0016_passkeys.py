@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0012_administration')]
+    dependencies = [('phigate', '0015_trusted_documents')]
 
     initial = False
 

@@ -65,3 +65,9 @@ class SessionStage0012(StrEnum):
     MFA = "mfa"
     ACTIVE = "active"
     PASSWORD = "password"  # noqa: S105 (a stage name)
+
+
+class EntryStatus0013(StrEnum):
+    CURRENT = "CURRENT"
+    AMENDED = "AMENDED"
+    ENTERED_IN_ERROR = "ENTERED_IN_ERROR"

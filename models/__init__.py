@@ -3,7 +3,14 @@
 from models.audit import AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, Passkey, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
-from models.clinical import ClinicalNote, Diagnosis, Encounter, EncounterKind, Observation
+from models.clinical import (
+    ClinicalNote,
+    Diagnosis,
+    Encounter,
+    EncounterKind,
+    EntryStatus,
+    Observation,
+)
 from models.documents import TrustedDocument
 from models.idempotency import IdempotencyKey
 from models.keys import DataKey, KeyPurpose
@@ -18,7 +25,12 @@ from models.oauth import (
     TokenFamily,
 )
 from models.people import CareTeamAssignment, Organization, Patient, ProxyGrant, User
-from models.revisions import PatientRevision
+from models.revisions import (
+    ClinicalNoteRevision,
+    DiagnosisRevision,
+    ObservationRevision,
+    PatientRevision,
+)
 
 __all__ = [
     "AccessToken",
@@ -31,16 +43,20 @@ __all__ = [
     "ClientAssertion",
     "ClientAuthMethod",
     "ClinicalNote",
+    "ClinicalNoteRevision",
     "DataKey",
     "Device",
     "Diagnosis",
+    "DiagnosisRevision",
     "Encounter",
     "EncounterKind",
+    "EntryStatus",
     "ExportWindow",
     "IdempotencyKey",
     "KeyPurpose",
     "OAuthClient",
     "Observation",
+    "ObservationRevision",
     "Organization",
     "Passkey",
     "Patient",

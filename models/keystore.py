@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -129,3 +131,33 @@ async def load_audit_keys(provider: KeyProvider, *, create: bool = True) -> Audi
             for row in rows
         }
     )
+
+
+MIGRATION_PROVIDER: ContextVar[KeyProvider | None] = ContextVar(
+    "phigate_migration_provider", default=None
+)
+"""The key provider `phigate migrate` runs with: a migration that seals existing plaintext
+values (0013) needs the current data key, and refuses to run on data without one."""
+
+
+async def migration_keyring(connection: Any) -> Keyring | None:
+    """The keyring, read on a migration's own connection (the ORM models are not the schema
+    the migration sees); None on a database without data keys yet. Raises LookupError when
+    keys exist but no provider was given."""
+    rows = await connection.execute_query_dict(
+        "SELECT purpose, version, provider, wrapped FROM data_key"
+        " WHERE purpose IN ('data', 'blind_index')"
+    )
+    if not rows:
+        return None
+    provider = MIGRATION_PROVIDER.get()
+    if provider is None:
+        raise LookupError("this migration seals existing values: run it with the master key")
+    keys: dict[KeyPurpose, dict[int, bytes]] = {KeyPurpose.DATA: {}, KeyPurpose.BLIND_INDEX: {}}
+    for row in rows:
+        purpose = KeyPurpose(row["purpose"])
+        keys[purpose][row["version"]] = unwrap_stored(
+            provider, row["provider"], bytes(row["wrapped"]), key_context(purpose, row["version"])
+        )
+    data, index = keys[KeyPurpose.DATA], keys[KeyPurpose.BLIND_INDEX]
+    return Keyring(data, primary=max(data), index_key=index[max(index)])

@@ -167,6 +167,19 @@ class FieldAccess:
     write: bool
 
 
+_LISTED: Mapping[Category, str] = MappingProxyType(
+    {
+        Category.DIAGNOSIS: "Patient.diagnoses",
+        Category.LAB: "Patient.observations",
+        Category.NOTE: "Patient.notes",
+    }
+)
+"""The lists of a patient's clinical entries, by the category of what they list."""
+_LISTS: Mapping[Category, FieldPlan] = MappingProxyType(
+    {category: FieldPlan.compile(category) for category in _LISTED}
+)
+
+
 class AccessLog(Protocol):
     """Where reads are recorded: the request's audit buffer."""
 
@@ -320,6 +333,18 @@ class Access:
             )
             for coordinate, plan in sorted(self._plans.items())
         ]
+
+    def listing(self, subject: Subject, category: Category, path: str) -> bool:
+        """May the caller list a patient's entries of `category`? A list's length says how
+        many entries exist, which is as much PHI as the entries: no list (the refusal
+        recorded) when the caller may read no field of that category, decided as the
+        entries' fields are."""
+        decision = _LISTS[category].decide(self.principal, subject)
+        if decision is Decision.DENY:
+            prefix, _, key = path.rpartition(".")
+            self._log.phi_access(subject.patient_id, _LISTED[category], prefix, key, decision)
+            return False
+        return True
 
     def opener(self) -> Callable[[Sealed], str]:
         """What opens the values the object pass decided on: for its session alone."""

@@ -10,19 +10,28 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from models import ClinicalNote, Diagnosis, Encounter, Observation, PatientRevision
+from models import (
+    ClinicalNote,
+    ClinicalNoteRevision,
+    Diagnosis,
+    DiagnosisRevision,
+    Encounter,
+    Observation,
+    ObservationRevision,
+    PatientRevision,
+)
 
 Row = TypeVar("Row", bound=Model)
 
 
-def children_of(model: type[Row]) -> DataLoader[int, list[Row]]:
-    """Batches `model` rows by `patient_id`, in id order."""
+def children_of(model: type[Row], parent: str = "patient_id") -> DataLoader[int, list[Row]]:
+    """Batches `model` rows by their `parent` key (a patient's, an entry's), in id order."""
 
-    async def load(patient_pks: Sequence[int]) -> list[list[Row]]:
+    async def load(parent_pks: Sequence[int]) -> list[list[Row]]:
         grouped: dict[int, list[Row]] = defaultdict(list)
-        for row in await model.filter(patient_id__in=list(patient_pks)).order_by("id"):
-            grouped[row.patient_id].append(row)  # type: ignore[attr-defined]
-        return [grouped[pk] for pk in patient_pks]
+        for row in await model.filter(**{f"{parent}__in": list(parent_pks)}).order_by("id"):
+            grouped[getattr(row, parent)].append(row)
+        return [grouped[pk] for pk in parent_pks]
 
     return DataLoader(load_fn=load)
 
@@ -43,4 +52,13 @@ class Loaders:
     )
     patient_revisions: DataLoader[int, list[PatientRevision]] = field(
         default_factory=lambda: children_of(PatientRevision)
+    )
+    diagnosis_revisions: DataLoader[int, list[DiagnosisRevision]] = field(
+        default_factory=lambda: children_of(DiagnosisRevision, "entry_id")
+    )
+    observation_revisions: DataLoader[int, list[ObservationRevision]] = field(
+        default_factory=lambda: children_of(ObservationRevision, "entry_id")
+    )
+    note_revisions: DataLoader[int, list[ClinicalNoteRevision]] = field(
+        default_factory=lambda: children_of(ClinicalNoteRevision, "entry_id")
     )

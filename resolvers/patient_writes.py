@@ -14,7 +14,7 @@ from models import Patient, PatientRevision, User
 from permissions.decisions import Change, Sealer
 from resolvers import idempotency
 from resolvers.patients import patient, patient_node
-from resolvers.validation import PATIENT, REASON
+from resolvers.validation import PATIENT, REASON, checked
 from schema import types
 from schema.context import RequestContext
 from schema.errors import Conflict, Forbidden, InvalidField, NotFound
@@ -29,16 +29,7 @@ def _fields(values: Sequence[Provided]) -> tuple[tuple[str, str], ...]:
 
 
 def _checked(values: Sequence[Provided]) -> dict[str, str | None]:
-    checked: dict[str, str | None] = {}
-    for v in values:
-        path = f"input.{v.key}"
-        if v.value is None:
-            if v.column in REQUIRED:
-                raise InvalidField(path, "is required and cannot be cleared")
-            checked[v.column] = None
-        else:
-            checked[v.column] = PATIENT[v.column](path, v.value)
-    return checked
+    return checked(values, PATIENT, REQUIRED)
 
 
 async def _organization(ctx: RequestContext) -> int:

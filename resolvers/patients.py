@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TypeVar
 
 import strawberry
 from tortoise.expressions import Subquery
@@ -52,6 +53,18 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     if prefix not in _CHILD_NODES:
         raise NotFound()
     model, node_type = _CHILD_NODES[prefix]
+    row, owner = await visible_child(ctx, model, public_id)
+    return types.child_node(node_type, row, ctx.access.rows.subject(owner))  # type: ignore[type-var]
+
+
+Row = TypeVar("Row", bound=PublicModel)
+
+
+async def visible_child(
+    ctx: RequestContext, model: type[Row], public_id: str
+) -> tuple[Row, Patient]:
+    """A patient's record (an encounter, a diagnosis...) and its patient, within the caller's
+    rows: NOT_FOUND otherwise, exactly as for the patient."""
     if not model.is_public_id(public_id):
         raise NotFound()
     visible = await ctx.access.rows.patients()
@@ -61,7 +74,7 @@ async def node(ctx: RequestContext, public_id: str) -> types.Node:
     if row is None:
         raise NotFound()
     owner = await Patient.get(id=row.patient_id)  # type: ignore[attr-defined]
-    return types.child_node(node_type, row, ctx.access.rows.subject(owner))  # type: ignore[type-var]
+    return row, owner
 
 
 def _encode_cursor(public_id: str) -> str:

@@ -4,11 +4,13 @@ path and the reason; the message never holds the value (it is PHI)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
+from models import EncounterKind
 from schema.errors import InvalidField
+from schema.inputs import Provided
 
 Check = Callable[[str, str], str]
 """(input path, value) -> the value as stored, or InvalidField."""
@@ -88,6 +90,18 @@ def _loinc_check(number: str) -> int:
     return (10 - total % 10) % 10
 
 
+def one_of(choices: Collection[str]) -> Check:
+    listed = ", ".join(choices)
+
+    def check(path: str, value: str) -> str:
+        stripped = value.strip()
+        if stripped not in choices:
+            raise InvalidField(path, f"must be one of {listed}")
+        return stripped
+
+    return check
+
+
 ssn = _shaped(_SSN, "a Social Security number, NNN-NN-NNNN")
 zip_code = _shaped(_ZIP, "a ZIP code, NNNNN or NNNNN-NNNN")
 phone = _shaped(_PHONE, "a phone number: 10 digits (NANP) or +E.164")
@@ -112,3 +126,33 @@ PATIENT: Mapping[str, Check] = MappingProxyType(
 """Every patient column's check, by column."""
 
 REASON = text(500, lines=True)
+
+DIAGNOSIS: Mapping[str, Check] = MappingProxyType(
+    {"code": icd10cm, "description": text(500), "recorded_date": past_date}
+)
+OBSERVATION: Mapping[str, Check] = MappingProxyType(
+    {"code": loinc, "value": text(64), "unit": text(32), "effective_date": past_date}
+)
+NOTE: Mapping[str, Check] = MappingProxyType(
+    {"text": text(10_000, lines=True), "authored_date": past_date}
+)
+ENCOUNTER: Mapping[str, Check] = MappingProxyType(
+    {"kind": one_of([kind.value for kind in EncounterKind]), "start_date": past_date}
+)
+
+
+def checked(
+    values: Sequence[Provided], checks: Mapping[str, Check], required: Collection[str]
+) -> dict[str, str | None]:
+    """Every provided value checked, by column; an explicit null clears an optional column
+    and is refused for a `required` one."""
+    found: dict[str, str | None] = {}
+    for v in values:
+        path = f"input.{v.key}"
+        if v.value is None:
+            if v.column in required:
+                raise InvalidField(path, "is required and cannot be cleared")
+            found[v.column] = None
+        else:
+            found[v.column] = checks[v.column](path, v.value)
+    return found

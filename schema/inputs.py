@@ -67,3 +67,62 @@ class PatientChanges:
     street: str | None = strawberry.UNSET
     city: str | None = strawberry.UNSET
     zip: str | None = strawberry.UNSET
+
+
+_NEW = "A new {}: every field must be writable by the caller, or nothing is written."
+_AMEND = (
+    "The fields of the {} to change, and only those (a field left out is kept). "
+    "`enteredInError: true` marks it entered in error: it stays on record, labelled."
+)
+_DATE = "YYYY-MM-DD, not in the future."
+
+
+@strawberry.input(description=_NEW.format("diagnosis"))
+class NewDiagnosis:
+    code: str = strawberry.field(description="ICD-10-CM, e.g. E11.9.")
+    description: str
+    recorded_date: str = strawberry.field(description=_DATE)
+
+
+@strawberry.input(description=_AMEND.format("diagnosis"))
+class DiagnosisChanges:
+    code: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    recorded_date: str | None = strawberry.UNSET
+    entered_in_error: bool | None = strawberry.UNSET
+
+
+@strawberry.input(description=_NEW.format("observation"))
+class NewObservation:
+    code: str = strawberry.field(description="LOINC, NNNNN-N with its check digit.")
+    value: str
+    unit: str | None = None
+    effective_date: str = strawberry.field(description=_DATE)
+
+
+@strawberry.input(description=_AMEND.format("observation"))
+class ObservationChanges:
+    code: str | None = strawberry.UNSET
+    value: str | None = strawberry.UNSET
+    unit: str | None = strawberry.UNSET
+    effective_date: str | None = strawberry.UNSET
+    entered_in_error: bool | None = strawberry.UNSET
+
+
+@strawberry.input(description=_NEW.format("clinical note"))
+class NewNote:
+    text: str
+    authored_date: str = strawberry.field(description=_DATE)
+
+
+@strawberry.input(description=_AMEND.format("clinical note"))
+class NoteChanges:
+    text: str | None = strawberry.UNSET
+    authored_date: str | None = strawberry.UNSET
+    entered_in_error: bool | None = strawberry.UNSET
+
+
+@strawberry.input(description=_NEW.format("encounter"))
+class NewEncounter:
+    kind: str = strawberry.field(description="OUTPATIENT, INPATIENT, EMERGENCY or VIRTUAL.")
+    start_date: str = strawberry.field(description=_DATE)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from resolvers import admin, break_glass, patient_writes, proxies
+from resolvers import admin, break_glass, clinical_writes, patient_writes, proxies
 from schema import admin_types, audit_types, types
 from schema.admin_types import ProxyScopeEnum
-from schema.inputs import PatientChanges, RegisterPatientInput
+from schema.inputs import (
+    DiagnosisChanges,
+    NewDiagnosis,
+    NewEncounter,
+    NewNote,
+    NewObservation,
+    NoteChanges,
+    ObservationChanges,
+    PatientChanges,
+    RegisterPatientInput,
+)
 from schema.invariants import rows
 from schema.phi import PhiRole
 
@@ -19,6 +29,22 @@ from schema.phi import PhiRole
 def _input_path(info: Info[Any, None]) -> str:
     """Where a mutation's input is, for its audit records: `<response key>.input`."""
     return f"{info.path.key}.input"
+
+
+_ADD = (
+    "Records a new {} for a patient in the caller's rows (NOT_FOUND otherwise). Every field "
+    "must be writable by the caller, or nothing is written. Send an `Idempotency-Key` header "
+    "to make a retry return the first result."
+)
+_AMEND = (
+    "Amends a {} in the caller's rows: a new version of the same entry. `version` is the "
+    "version read (a stale one is CONFLICT, nothing written); `reason` is required. The "
+    "replaced values stay in its `history`; `enteredInError: true` labels it, on record."
+)
+_ENCOUNTER = strawberry.argument(
+    description="An encounter of the same patient (BAD_USER_INPUT otherwise)."
+)
+_ROWS = rows("the caller's row access")
 
 
 @strawberry.type
@@ -203,4 +229,83 @@ class Mutation:
     ) -> types.Patient:
         return await patient_writes.update_patient(
             info.context, id, version, input, reason, _input_path(info)
+        )
+
+    @strawberry.mutation(description=_ADD.format("diagnosis"), metadata=_ROWS)
+    async def add_diagnosis(
+        self,
+        info: Info[Any, None],
+        patient: strawberry.ID,
+        input: NewDiagnosis,
+        encounter: Annotated[strawberry.ID | None, _ENCOUNTER] = None,
+    ) -> types.Diagnosis:
+        return await clinical_writes.add(
+            info.context, clinical_writes.DIAGNOSIS, patient, input, _input_path(info), encounter
+        )
+
+    @strawberry.mutation(description=_AMEND.format("diagnosis"), metadata=_ROWS)
+    async def amend_diagnosis(
+        self,
+        info: Info[Any, None],
+        id: strawberry.ID,
+        version: int,
+        input: DiagnosisChanges,
+        reason: str,
+    ) -> types.Diagnosis:
+        return await clinical_writes.amend(
+            info.context, clinical_writes.DIAGNOSIS, id, version, input, reason, _input_path(info)
+        )
+
+    @strawberry.mutation(description=_ADD.format("observation"), metadata=_ROWS)
+    async def add_observation(
+        self, info: Info[Any, None], patient: strawberry.ID, input: NewObservation
+    ) -> types.Observation:
+        return await clinical_writes.add(
+            info.context, clinical_writes.OBSERVATION, patient, input, _input_path(info)
+        )
+
+    @strawberry.mutation(description=_AMEND.format("observation"), metadata=_ROWS)
+    async def amend_observation(
+        self,
+        info: Info[Any, None],
+        id: strawberry.ID,
+        version: int,
+        input: ObservationChanges,
+        reason: str,
+    ) -> types.Observation:
+        return await clinical_writes.amend(
+            info.context, clinical_writes.OBSERVATION, id, version, input, reason, _input_path(info)
+        )
+
+    @strawberry.mutation(description=_ADD.format("clinical note"), metadata=_ROWS)
+    async def add_note(
+        self,
+        info: Info[Any, None],
+        patient: strawberry.ID,
+        input: NewNote,
+        encounter: Annotated[strawberry.ID | None, _ENCOUNTER] = None,
+    ) -> types.ClinicalNote:
+        return await clinical_writes.add(
+            info.context, clinical_writes.NOTE, patient, input, _input_path(info), encounter
+        )
+
+    @strawberry.mutation(description=_AMEND.format("clinical note"), metadata=_ROWS)
+    async def amend_note(
+        self,
+        info: Info[Any, None],
+        id: strawberry.ID,
+        version: int,
+        input: NoteChanges,
+        reason: str,
+    ) -> types.ClinicalNote:
+        return await clinical_writes.amend(
+            info.context, clinical_writes.NOTE, id, version, input, reason, _input_path(info)
+        )
+
+    @strawberry.mutation(description=_ADD.format("encounter"), metadata=_ROWS)
+    async def start_encounter(
+        self, info: Info[Any, None], patient: strawberry.ID, input: NewEncounter
+    ) -> types.Encounter:
+        return await clinical_writes.add(
+            info.context, clinical_writes.ENCOUNTER, patient, input, _input_path(info)
         )

@@ -19,7 +19,10 @@ from permissions.rows import Subject
 from schema.phi import earlier, phi
 from schema.scalars import PartialDate
 
-EncounterKind = strawberry.enum(models.EncounterKind, name="EncounterKind")
+EntryStatus = strawberry.enum(models.EntryStatus, name="EntryStatus")
+
+_CLINICAL_WRITERS = (Role.FRONT_DESK, Role.PHYSICIAN, Role.NURSE)
+"""Who starts an encounter: registration at arrival, or the clinician seeing the patient."""
 
 
 @strawberry.interface(description="An object with an opaque, stable id.")
@@ -31,15 +34,33 @@ class Node:
 class Encounter(Node):
     row: strawberry.Private[models.Encounter]
     subject: strawberry.Private[Subject]
-    kind: EncounterKind  # type: ignore[valid-type]
 
+    # The kind says what happened (EMERGENCY, INPATIENT): guarded with the diagnoses, which
+    # billing reads (it bills by it) and registration does not.
+    kind: str | None = phi(
+        Category.DIAGNOSIS,
+        column="kind",
+        write=_CLINICAL_WRITERS,
+        description="OUTPATIENT, INPATIENT, EMERGENCY or VIRTUAL.",
+    )
     start_date: PartialDate | None = phi(
-        Category.DATE, column="start_date", write=(Role.FRONT_DESK, Role.PHYSICIAN, Role.NURSE)
+        Category.DATE, column="start_date", write=_CLINICAL_WRITERS
     )
 
 
+@strawberry.interface(
+    description=(
+        "A clinical entry that is amended, never deleted: `version` is raised by every "
+        "amendment, `status` says whether it stands, was amended or was entered in error."
+    )
+)
+class ClinicalEntry(Node):
+    version: int
+    status: EntryStatus  # type: ignore[valid-type]
+
+
 @strawberry.type
-class Diagnosis(Node):
+class Diagnosis(ClinicalEntry):
     row: strawberry.Private[models.Diagnosis]
     subject: strawberry.Private[Subject]
 
@@ -49,22 +70,34 @@ class Diagnosis(Node):
         Category.DATE, column="recorded_date", write=(Role.PHYSICIAN,)
     )
 
+    @strawberry.field(description="Earlier versions, oldest first.")
+    async def history(self, info: Info[Any, None]) -> list[DiagnosisRevision]:
+        return await _revisions(info.context.loaders.diagnosis_revisions, self, DiagnosisRevision)
+
 
 @strawberry.type
-class Observation(Node):
+class Observation(ClinicalEntry):
     row: strawberry.Private[models.Observation]
     subject: strawberry.Private[Subject]
 
     code: str | None = phi(Category.LAB, column="code", description="LOINC code.")
     value: str | None = phi(Category.LAB, column="value")
-    unit: str
+    unit: str | None = phi(
+        Category.LAB, column="unit", description="UCUM unit: it names the test, so it is LAB."
+    )
     effective_date: PartialDate | None = phi(
         Category.DATE, column="effective_date", write=(Role.NURSE,)
     )
 
+    @strawberry.field(description="Earlier versions, oldest first.")
+    async def history(self, info: Info[Any, None]) -> list[ObservationRevision]:
+        return await _revisions(
+            info.context.loaders.observation_revisions, self, ObservationRevision
+        )
+
 
 @strawberry.type
-class ClinicalNote(Node):
+class ClinicalNote(ClinicalEntry):
     row: strawberry.Private[models.ClinicalNote]
     subject: strawberry.Private[Subject]
 
@@ -72,6 +105,77 @@ class ClinicalNote(Node):
     authored_date: PartialDate | None = phi(
         Category.DATE, column="authored_date", write=(Role.PHYSICIAN, Role.NURSE)
     )
+
+    @strawberry.field(description="Earlier versions, oldest first.")
+    async def history(self, info: Info[Any, None]) -> list[ClinicalNoteRevision]:
+        return await _revisions(info.context.loaders.note_revisions, self, ClinicalNoteRevision)
+
+
+@strawberry.interface(
+    description="An entry as it was before one amendment: who made it, when, why, which fields."
+)
+class EntryRevision(Node):
+    row: strawberry.Private[Any]
+    """The revision row: a `models.DiagnosisRevision`, `ObservationRevision`..."""
+    subject: strawberry.Private[Subject]
+    version: int = strawberry.field(description="The version these values belonged to.")
+    status: EntryStatus  # type: ignore[valid-type]
+    changed: list[str] = strawberry.field(description="The fields the amendment set.")
+    at: datetime
+    actor: str = strawberry.field(description="Public id of who amended it.")
+    role: str
+
+
+def _reason(category: Category) -> Any:
+    return phi(category, column="reason", description="Why, as stated.")
+
+
+@strawberry.type
+class DiagnosisRevision(EntryRevision):
+    reason: str | None = _reason(Category.DIAGNOSIS)
+    code: str | None = earlier(Diagnosis, "code")
+    description: str | None = earlier(Diagnosis, "description")
+    recorded_date: PartialDate | None = earlier(Diagnosis, "recorded_date")
+
+
+@strawberry.type
+class ObservationRevision(EntryRevision):
+    reason: str | None = _reason(Category.LAB)
+    code: str | None = earlier(Observation, "code")
+    value: str | None = earlier(Observation, "value")
+    unit: str | None = earlier(Observation, "unit")
+    effective_date: PartialDate | None = earlier(Observation, "effective_date")
+
+
+@strawberry.type
+class ClinicalNoteRevision(EntryRevision):
+    reason: str | None = _reason(Category.NOTE)
+    text: str | None = earlier(ClinicalNote, "text")
+    authored_date: PartialDate | None = earlier(ClinicalNote, "authored_date")
+
+
+Revision = TypeVar("Revision", DiagnosisRevision, ObservationRevision, ClinicalNoteRevision)
+
+
+async def _revisions(
+    loader: DataLoader[int, list[Any]], entry: Any, node: type[Revision]
+) -> list[Revision]:
+    rows = await loader.load(entry.row.id)
+    subject: Subject = entry.subject
+    return [
+        node(
+            id=strawberry.ID(subject.reference(row.public_id)),
+            row=row,
+            subject=subject,
+            version=row.version,
+            status=models.EntryStatus(row.status),
+            changed=row.changed.split(","),
+            at=row.at,
+            actor=row.actor,
+            role=row.role,
+        )
+        for row in rows
+    ]
 
 
 Child = TypeVar("Child", Encounter, Diagnosis, Observation, ClinicalNote)
@@ -86,7 +190,18 @@ def child_node(node: type[Child], row: Any, subject: Subject) -> Child:
     )
 
 
-_PLAIN_COLUMNS: dict[type[Node], tuple[str, ...]] = {Encounter: ("kind",), Observation: ("unit",)}
+_ENTRY_COLUMNS = ("version", "status")
+_PLAIN_COLUMNS: dict[type[Node], tuple[str, ...]] = {
+    Diagnosis: _ENTRY_COLUMNS,
+    Observation: _ENTRY_COLUMNS,
+    ClinicalNote: _ENTRY_COLUMNS,
+}
+
+
+_LISTED = (
+    "Guarded as a whole like its {} entries: its length says how many there are, so a caller "
+    "denied them gets FORBIDDEN here, not an empty or shorter list."
+)
 
 
 @strawberry.type
@@ -109,16 +224,22 @@ class Patient(Node):
     async def encounters(self, info: Info[Any, None]) -> list[Encounter]:
         return await self._children(info.context.loaders.encounters, Encounter)
 
-    @strawberry.field
-    async def diagnoses(self, info: Info[Any, None]) -> list[Diagnosis]:
+    @strawberry.field(description=_LISTED.format("DIAGNOSIS"))
+    async def diagnoses(self, info: Info[Any, None]) -> list[Diagnosis] | None:
+        if not self._listed(info, Category.DIAGNOSIS):
+            return None
         return await self._children(info.context.loaders.diagnoses, Diagnosis)
 
-    @strawberry.field
-    async def observations(self, info: Info[Any, None]) -> list[Observation]:
+    @strawberry.field(description=_LISTED.format("LAB"))
+    async def observations(self, info: Info[Any, None]) -> list[Observation] | None:
+        if not self._listed(info, Category.LAB):
+            return None
         return await self._children(info.context.loaders.observations, Observation)
 
-    @strawberry.field
-    async def notes(self, info: Info[Any, None]) -> list[ClinicalNote]:
+    @strawberry.field(description=_LISTED.format("NOTE"))
+    async def notes(self, info: Info[Any, None]) -> list[ClinicalNote] | None:
+        if not self._listed(info, Category.NOTE):
+            return None
         return await self._children(info.context.loaders.notes, ClinicalNote)
 
     @strawberry.field(
@@ -136,6 +257,16 @@ class Patient(Node):
     async def history(self, info: Info[Any, None]) -> list[PatientRevision]:
         rows = await info.context.loaders.patient_revisions.load(self.row.id)
         return [PatientRevision.of(row, self.subject) for row in rows]
+
+    def _listed(self, info: Info[Any, None], category: Category) -> bool:
+        """Whether the list may be given; if not, it is null with a FORBIDDEN error at its
+        path, denied the way the object pass denies a field (no exception raised)."""
+        path = info.path
+        text = ".".join(str(part) for part in path.as_list())
+        if info.context.access.listing(self.subject, category, text):
+            return True
+        info.context.phi.denied.append((((path.key, info._raw_info.field_nodes),), path.prev))
+        return False
 
     async def _children(self, loader: DataLoader[int, list[Any]], node: type[Child]) -> list[Child]:
         rows = await loader.load(self.row.id)

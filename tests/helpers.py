@@ -110,3 +110,9 @@ def debian_tool(command: str, package: str) -> str:
             pytest.fail(f"{command} is required under CI (Debian package {package})")
         pytest.skip(f"{command} not installed (apt-get install {package})")
     return path
+
+
+async def write_records(request_id: str) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+    """A request's write audit records: (event, decision, [(field, input path)...])."""
+    rows = await AuditEvent.filter(request_id=request_id).exclude(event="PHI_ACCESS").order_by("id")
+    return [(r.event, r.decision, r.accessed()) for r in rows]

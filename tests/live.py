@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -11,9 +12,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+
+from tests.helpers import secret_of, totp_code
 
 
 @dataclass
@@ -70,3 +74,24 @@ def live_server(
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=30)
         server.output = log.read_text()
+
+
+def seeded_password(env: dict[str, str], data_dir: Path, username: str, patients: int) -> str:
+    """Seed the demo (`phigate demo`) and return the fresh password it printed for `username`."""
+    run_env = {**env, "PATH": "/usr/bin:/bin", "PHIGATE_DATA_DIR": str(data_dir)}
+    seeded = subprocess.run(
+        [sys.executable, "-m", "api.cli", "demo", "--patients", str(patients)],
+        env=run_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(rf"{re.escape(username)}\s+\w+\s+(\S+)", seeded.stdout)
+    assert found is not None
+    return found[1]
+
+
+def sign_in(http: httpx.Client, oathtool: str, username: str, password: str) -> dict[str, str]:
+    """Log in, enrol an authenticator and answer it: the bearer header of the session."""
+    step = http.post("/auth/login", json={"username": username, "password": password}).json()
+    enrolment = http.post("/auth/mfa/enrol", json={"mfa_token": step["mfa_token"]}).json()
+    code = totp_code(oathtool, secret_of(enrolment["otpauth_uri"]), datetime.now(UTC))
+    done = http.post("/auth/mfa", json={"mfa_token": step["mfa_token"], "code": code}).json()
+    return {"authorization": f"Bearer {done['token']}"}

@@ -48,8 +48,8 @@ async def seed_patient(
     patient.seal_identity(keyring, **{**identity, "mrn": f"{identity['mrn']}-{taken}"})
     await patient.save()
     for code, recorded in diagnoses:
-        encounter = Encounter(patient=patient, kind=EncounterKind.OUTPATIENT)
-        encounter.seal(keyring, start_date=recorded)
+        encounter = Encounter(patient=patient)
+        encounter.seal(keyring, kind=EncounterKind.OUTPATIENT.value, start_date=recorded)
         await encounter.save()
         diagnosis = Diagnosis(patient=patient, encounter=encounter)
         diagnosis.seal(keyring, code=code, description=f"{code} text", recorded_date=recorded)

@@ -114,9 +114,10 @@ async def test_auditors_filter_the_trail(client: httpx.AsyncClient, world: World
 
     denied = await events(client, event="PHI_ACCESS", decision="DENY")
     assert [e["requestId"] for e in denied] == [desk_read]
+    # The front desk reads no diagnoses or notes: their lists are refused whole.
     assert {f["field"] for e in denied for f in e["fields"]} == {
-        "Diagnosis.code",
-        "ClinicalNote.text",
+        "Patient.diagnoses",
+        "Patient.notes",
     }
     assert await events(client, event="LOGIN_FAILED", purpose="SECURITY") == [everything[0]]
 
@@ -146,7 +147,8 @@ async def test_audit_pages_walk_every_record_once(client: httpx.AsyncClient, wor
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == [e["id"] for e in await events(client)]
-    assert len(seen) == len(set(seen)) == 10  # two decisions (ALLOW, MASK) per read
+    # Three decisions per read: ALLOW, MASK, and DENY (the lists of diagnoses and notes).
+    assert len(seen) == len(set(seen)) == 15
 
     for variables in ({"first": 101}, {"first": 0}, {"first": 5, "after": "bm90LWFuLWlk"}):
         body = (await gql(client, EVENTS, variables, as_user="auditor")).json()

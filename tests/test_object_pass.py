@@ -76,6 +76,7 @@ async def test_fields_come_back_in_the_order_asked_under_their_aliases(
             ("Patient.givenName", "patient.givenName", "ALLOW"),
             ("Patient.birthDate", "patient.birthDate", "MASK"),
             ("Encounter.startDate", "patient.encounters.0.startDate", "ALLOW"),
+            ("Encounter.kind", "patient.encounters.0.kind", "ALLOW"),
             ("Encounter.startDate", "patient.encounters.0.when", "ALLOW"),
             ("ClinicalNote.text", "patient.notes.0.text", "ALLOW"),
         ]

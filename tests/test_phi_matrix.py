@@ -54,12 +54,14 @@ PATIENT_FIELDS = [
     ("zip", "ZIP", "zip", ("627**", "825**")),
 ]
 CHILD_FIELDS = [
+    ("encounters", "Encounter", "kind", "DX", CLINICAL["encounter"]["kind"]),
     ("encounters", "Encounter", "startDate", "DATE", CLINICAL["encounter"]["start_date"]),
     ("diagnoses", "Diagnosis", "code", "DX", CLINICAL["diagnosis"]["code"]),
     ("diagnoses", "Diagnosis", "description", "DX", CLINICAL["diagnosis"]["description"]),
     ("diagnoses", "Diagnosis", "recordedDate", "DATE", CLINICAL["diagnosis"]["recorded_date"]),
     ("observations", "Observation", "code", "LAB", CLINICAL["observation"]["code"]),
     ("observations", "Observation", "value", "LAB", CLINICAL["observation"]["value"]),
+    ("observations", "Observation", "unit", "LAB", CLINICAL["observation"]["unit"]),
     (
         "observations",
         "Observation",
@@ -70,6 +72,8 @@ CHILD_FIELDS = [
     ("notes", "ClinicalNote", "text", "NOTE", CLINICAL["note"]["text"]),
     ("notes", "ClinicalNote", "authoredDate", "DATE", CLINICAL["note"]["authored_date"]),
 ]
+# A list of entries is guarded as a whole by their category: its length is a count of them.
+LIST_CATEGORIES = {"diagnoses": "DX", "observations": "LAB", "notes": "NOTE"}
 DECISION_NAMES = {"A": "ALLOW", "M": "MASK", "D": "DENY"}
 
 
@@ -87,7 +91,13 @@ def expected_response(user: str, which: str) -> tuple[dict[str, Any], dict[tuple
         d = decision(user, f"Patient.{name}", category)
         decisions[("patient", name)] = d
         patient[name] = {"A": values[column], "M": masked[which != "own"], "D": None}[d]
+    for list_name, category in LIST_CATEGORIES.items():
+        if decision(user, f"Patient.{list_name}", category) == "D":
+            decisions[("patient", list_name)] = "D"
+            patient[list_name] = None
     for list_name, type_name, name, category, plain in CHILD_FIELDS:
+        if ("patient", list_name) in decisions:
+            continue
         if which != "own":
             patient[list_name] = []
             continue
@@ -102,10 +112,10 @@ def strip_ids(patient: dict[str, Any]) -> dict[str, Any]:
     """Drop ids and non-PHI fields from child lists so the comparison is about PHI."""
     out = {k: v for k, v in patient.items() if k != "id"}
     for list_name in ("encounters", "diagnoses", "observations", "notes"):
-        out[list_name] = [
-            {k: v for k, v in item.items() if k not in ("id", "kind", "unit")}
-            for item in patient[list_name]
-        ]
+        if patient[list_name] is not None:
+            out[list_name] = [
+                {k: v for k, v in item.items() if k != "id"} for item in patient[list_name]
+            ]
     return out
 
 

@@ -53,6 +53,12 @@ async def test_who_may_run_reports(
     if allowed == "pages":
         assert body["data"]["report"]["patients"]["totalCount"] >= 1
         assert "errors" not in body
+        # Staff reports stay within the role policy: the front desk reads no diagnoses, so
+        # not their list either (its length would count them).
+        page = (await gql(client, PAGE, {"first": 5}, as_user=user)).json()
+        denied = {tuple(e["path"][-1:]) for e in page.get("errors", [])}
+        assert denied == ({("diagnoses",)} if user == "desk" else set())
+        assert set(error_codes(page)) <= {"FORBIDDEN"}
     elif allowed == "aggregates":
         # A researcher's report is its suppressed aggregates: pages would undo suppression.
         assert body["data"] == {"report": {"aggregate": {"suppressed": 2}, "patients": None}}

@@ -108,7 +108,7 @@ async def test_node_resolves_children_within_row_access(
     encounter = world.children["encounter"]
     body = (await gql(client, NODE, {"id": encounter}, as_user="doc")).json()
     assert body == {
-        "data": {"node": {"id": encounter, "kind": "OUTPATIENT", "startDate": "2024-03-02"}}
+        "data": {"node": {"id": encounter, "kind": "EMERGENCY", "startDate": "2024-03-02"}}
     }
 
 
@@ -147,12 +147,14 @@ async def test_proxy_sees_only_the_granted_scope(client: httpx.AsyncClient, worl
         "birthDate": CHILD["birth_date"],
         "ssn": None,
         "mrn": None,
-        "diagnoses": [],
+        "diagnoses": None,
     }
-    # DEMOGRAPHICS holds no identifier, as the OAuth2 scope phi.demographics holds none.
-    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
-        (["patient", "ssn"], "FORBIDDEN"),
+    # DEMOGRAPHICS holds no identifier, as the OAuth2 scope phi.demographics holds none, and
+    # no diagnosis: not even how many there are.
+    assert sorted((e["path"], e["extensions"]["code"]) for e in body["errors"]) == [
+        (["patient", "diagnoses"], "FORBIDDEN"),
         (["patient", "mrn"], "FORBIDDEN"),
+        (["patient", "ssn"], "FORBIDDEN"),
     ]
 
 

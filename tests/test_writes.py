@@ -12,7 +12,7 @@ import pytest
 from tortoise import connections
 
 from models import AuditEvent, IdempotencyKey, Patient, PatientRevision
-from tests.helpers import AS_USER, gql
+from tests.helpers import AS_USER, gql, write_records
 from tests.world import OWN, World
 
 REGISTER = """
@@ -71,11 +71,6 @@ async def update(
         "variables": {"id": patient_id, "version": version, "input": changes, "reason": reason},
     }
     return await client.post("/graphql", json=body, headers={AS_USER: as_user, **(headers or {})})
-
-
-async def write_records(request_id: str) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
-    rows = await AuditEvent.filter(request_id=request_id).exclude(event="PHI_ACCESS").order_by("id")
-    return [(r.event, r.decision, r.accessed()) for r in rows]
 
 
 async def test_front_desk_registers_a_patient_sealed_indexed_and_audited(

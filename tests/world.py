@@ -12,7 +12,6 @@ from models import (
     ClinicalNote,
     Diagnosis,
     Encounter,
-    EncounterKind,
     Observation,
     Organization,
     Patient,
@@ -71,13 +70,18 @@ CHILD = {
     "zip": "62704",
 }
 CLINICAL = {
-    "encounter": {"start_date": "2024-03-02"},
+    "encounter": {"kind": "EMERGENCY", "start_date": "2024-03-02"},
     "diagnosis": {
         "code": "E11.9",
         "description": "Type 2 diabetes mellitus without complications",
         "recorded_date": "2024-03-02",
     },
-    "observation": {"code": "4548-4", "value": "7.3", "effective_date": "2024-03-03"},
+    "observation": {
+        "code": "4548-4",
+        "value": "7.3",
+        "unit": "%",
+        "effective_date": "2024-03-03",
+    },
     "note": {"text": "Reports polyuria. Start metformin 500mg.", "authored_date": "2024-03-02"},
 }
 
@@ -119,14 +123,14 @@ async def build_world(keyring: Keyring) -> World:
         scope=ProxyScope.DEMOGRAPHICS,
         expires_at=datetime.now(UTC) + timedelta(days=30),
     )
-    encounter = Encounter(patient=own, kind=EncounterKind.OUTPATIENT)
+    encounter = Encounter(patient=own)
     rows: dict[str, Encounter | Diagnosis | Observation | ClinicalNote] = {"encounter": encounter}
     for kind, row in rows.items():
         row.seal(keyring, **CLINICAL[kind])
     await encounter.save()
     rows = {
         "diagnosis": Diagnosis(patient=own, encounter=encounter),
-        "observation": Observation(patient=own, unit="%"),
+        "observation": Observation(patient=own),
         "note": ClinicalNote(patient=own),
     }
     for kind, row in rows.items():

@@ -1,0 +1,89 @@
+"""Migration 0013 seals the observation units and encounter kinds stored in plaintext before
+it (#18 item 7): with the master key, every value is sealed under the current data key with
+its row and column binding; without it, the migration fails and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate as run_migrations
+
+from api import db
+from crypto.provider import LocalKeyProvider, decode_master_key
+from crypto.sealed import Sealed
+from models import Encounter, Observation, Organization, Patient
+from models.keystore import load_keyring
+
+
+async def _connect(database_url: str) -> None:
+    # Tortoise caches INSERT statements per connection name, not per dialect (conftest.py).
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=db.tortoise_config(database_url))
+
+
+async def _insert(table: str, values: dict[str, Any]) -> None:
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    marks = [f"${i}" if postgres else "?" for i in range(1, len(values) + 1)]
+    await connection.execute_query(
+        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(marks)})",  # noqa: S608
+        list(values.values()),
+    )
+
+
+async def _seed_as_0012(database_url: str, provider: LocalKeyProvider) -> None:
+    """A database at 0012 holding one plaintext unit and one plaintext kind."""
+    config = db.tortoise_config(database_url)
+    await run_migrations(config=config, target="phigate.0012_administration")
+    await _connect(database_url)
+    try:
+        keyring = await load_keyring(provider)
+        org = await Organization.create(name="Before 0013")
+        patient = Patient(organization=org)
+        patient.seal_identity(
+            keyring, mrn="MRN-013013", given_name="Ines", family_name="Old", birth_date="1970-01-01"
+        )
+        await patient.save()
+        blob = patient.mrn.blob  # any sealed bytes: these tests open only unit and kind
+        await _insert(
+            "encounter",
+            {"public_id": "enc_" + "e" * 22, "patient_id": patient.id, "kind": "EMERGENCY",
+             "start_date": blob},
+        )  # fmt: skip
+        await _insert(
+            "observation",
+            {"public_id": "obs_" + "o" * 22, "patient_id": patient.id, "unit": "mg/dL",
+             "code": blob, "value": blob, "effective_date": blob},
+        )  # fmt: skip
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_migration_0013_seals_existing_units_and_kinds(
+    database_url: str, master_key: str
+) -> None:
+    provider = LocalKeyProvider(decode_master_key(master_key))
+    await _seed_as_0012(database_url, provider)
+    with pytest.raises(LookupError):
+        await db.migrate(database_url)
+    await db.migrate(database_url, provider=provider)
+    await _connect(database_url)
+    try:
+        keyring = await load_keyring(provider)
+        encounter = await Encounter.get(public_id="enc_" + "e" * 22)
+        observation = await Observation.get(public_id="obs_" + "o" * 22)
+        assert isinstance(encounter.kind, Sealed)
+        assert isinstance(observation.unit, Sealed)
+        assert keyring.open(encounter.kind) == "EMERGENCY"
+        assert keyring.open(observation.unit) == "mg/dL"
+        connection = connections.get("default")
+        stored = repr(await connection.execute_query_dict("SELECT * FROM observation"))
+        stored += repr(await connection.execute_query_dict("SELECT * FROM encounter"))
+        assert "mg/dL" not in stored
+        assert "EMERGENCY" not in stored
+        assert "plaintext" not in stored
+    finally:
+        await Tortoise.close_connections()
