@@ -292,8 +292,8 @@ async def ensure(admin_url: str, patients: int) -> str:
     try:
         name = f"phigate_{patients}"
         if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            done = await _seeded(url)
-            if done is not None:
+            if await _seeded(url) is not None:
+                await migrate(url)  # indexes added since it was seeded
                 return url
             await admin.execute(f'DROP DATABASE "{name}"')  # an interrupted seeding
         await admin.execute(f'CREATE DATABASE "{name}"')

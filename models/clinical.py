@@ -1,4 +1,8 @@
-"""Clinical records of a patient. Codes, values, dates and text are sealed like demographics."""
+"""Clinical records of a patient. Codes, values, dates and text are sealed like demographics.
+
+Every table is indexed on (patient_id, id): a patient's records are read by patient in id
+order (resolvers/loaders.py), and billing's row access asks whether a patient has any
+encounter; without the index both read the whole table whatever the patient."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class Encounter(PublicModel):
 
     class Meta:
         table = "encounter"
+        indexes = (("patient_id", "id"),)
 
 
 class Diagnosis(PublicModel):
@@ -43,6 +48,7 @@ class Diagnosis(PublicModel):
 
     class Meta:
         table = "diagnosis"
+        indexes = (("patient_id", "id"),)
 
 
 class Observation(PublicModel):
@@ -57,6 +63,7 @@ class Observation(PublicModel):
 
     class Meta:
         table = "observation"
+        indexes = (("patient_id", "id"),)
 
 
 class ClinicalNote(PublicModel):
@@ -72,3 +79,4 @@ class ClinicalNote(PublicModel):
 
     class Meta:
         table = "clinical_note"
+        indexes = (("patient_id", "id"),)

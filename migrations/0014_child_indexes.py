@@ -1,0 +1,27 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('phigate', '0012_administration')]
+
+    initial = False
+
+    operations = [
+        ops.AddIndex(
+            model_name='ClinicalNote',
+            index=Index(fields=['patient_id', 'id']),
+        ),
+        ops.AddIndex(
+            model_name='Diagnosis',
+            index=Index(fields=['patient_id', 'id']),
+        ),
+        ops.AddIndex(
+            model_name='Encounter',
+            index=Index(fields=['patient_id', 'id']),
+        ),
+        ops.AddIndex(
+            model_name='Observation',
+            index=Index(fields=['patient_id', 'id']),
+        ),
+    ]
