@@ -9,6 +9,10 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.AddIndex(
+            model_name='CareTeamAssignment',
+            index=Index(fields=['user_id', 'ended_at', 'patient_id']),
+        ),
+        ops.AddIndex(
             model_name='ClinicalNote',
             index=Index(fields=['patient_id', 'id']),
         ),
