@@ -86,6 +86,8 @@ async def seed(keyring: Keyring, count: int) -> tuple[User, User]:
     async with in_transaction():
         for i in range(count):
             values = synthetic_patient(rng)
+            # MRNs are unique per organization; random ones collide within a few thousand.
+            values.demographics["mrn"] = f"BENCH-{i:06d}"
             patient = await create_patient(keyring, org, values)
             await _plain_copy(patient.public_id, values)
             if i < CARE_TEAM:

@@ -1,6 +1,7 @@
 """Per-request latency against the population size, as ratios taken in one run.
 
     python -m bench.scale [--patients 2000 --patients 100000 ...] [--rounds 7] [--no-explain]
+                          [--query Q ...] [--explain Q ...] [--admin-url URL]
 
 Each size's database is seeded once and kept (bench/scale_seed.py). One worker process per
 size loads its keyring and schema and waits; the rounds go to the workers in turn, each running
@@ -205,8 +206,8 @@ def _ms(seconds: float) -> str:
     return f"{1000 * seconds:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-async def _urls(sizes: list[int]) -> dict[int, str]:
-    admin_url = scale_seed.cluster()
+async def _urls(sizes: list[int], admin_url: str | None) -> dict[int, str]:
+    admin_url = admin_url or scale_seed.cluster()
     return {size: await scale_seed.ensure(admin_url, size) for size in sizes}
 
 
@@ -223,12 +224,16 @@ def run() -> None:
         "--explain", action="append", choices=list(QUERIES), help="only these (default: all)"
     )
     parser.add_argument("--no-explain", action="store_true")
+    parser.add_argument(
+        "--admin-url", help="a running PostgreSQL server to seed in (default: the kept cluster)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         asyncio.run(serve(args.worker, args.query or list(QUERIES), args.explain))
         return
-    urls = asyncio.run(_urls(sorted(args.patients or [2000, 100_000, 1_000_000])))
+    sizes = sorted(args.patients or [2000, 100_000, 1_000_000])
+    urls = asyncio.run(_urls(sizes, args.admin_url))
     medians = measure(urls, args.query or list(QUERIES), args.rounds)
     print(f"\nmedians of {args.rounds} interleaved rounds, in process, PostgreSQL:\n")
     print(table(medians))

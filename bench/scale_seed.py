@@ -118,6 +118,7 @@ def master_key() -> bytes:
     """The benchmark databases' master key (synthetic data only), kept beside the cluster."""
     path = ROOT / "master.key"
     if not path.exists():
+        ROOT.mkdir(exist_ok=True)
         path.write_text(secrets.token_hex(32))
     return bytes.fromhex(path.read_text())
 
