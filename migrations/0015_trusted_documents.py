@@ -4,7 +4,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [("phigate", "0013_clinical_writes")]
+    dependencies = [("phigate", "0014_row_access_indexes")]
 
     initial = False
 

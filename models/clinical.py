@@ -1,6 +1,10 @@
 """Clinical records of a patient. Codes, values, units, kinds, dates and text are sealed like
 demographics: even the unit of a result or the kind of an encounter says what the test or the
-visit was."""
+visit was.
+
+Every table is indexed on (patient_id, id): a patient's records are read by patient in id
+order (resolvers/loaders.py), and billing's row access asks whether a patient has any
+encounter; without the index both read the whole table whatever the patient."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class Encounter(PublicModel):
 
     class Meta:
         table = "encounter"
+        indexes = (("patient_id", "id"),)
 
 
 class ClinicalEntry(PublicModel):
@@ -69,6 +74,7 @@ class Diagnosis(ClinicalEntry):
 
     class Meta:
         table = "diagnosis"
+        indexes = (("patient_id", "id"),)
 
 
 class Observation(ClinicalEntry):
@@ -83,6 +89,7 @@ class Observation(ClinicalEntry):
 
     class Meta:
         table = "observation"
+        indexes = (("patient_id", "id"),)
 
 
 class ClinicalNote(ClinicalEntry):
@@ -101,3 +108,4 @@ class ClinicalNote(ClinicalEntry):
 
     class Meta:
         table = "clinical_note"
+        indexes = (("patient_id", "id"),)

@@ -123,6 +123,10 @@ class CareTeamAssignment(Model):
     class Meta:
         table = "care_team_assignment"
         unique_together = (("user", "patient"),)
+        # Row access asks for a user's current patients: with `ended_at` and `patient_id` in
+        # the index that is an index-only scan, not one heap page per patient of a team
+        # spread over a large table.
+        indexes = (("user_id", "ended_at", "patient_id"),)
 
 
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)

@@ -331,4 +331,13 @@ class PageInfo:
 class PatientConnection:
     edges: list[PatientEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description=(
+            "How many patients the list holds, counted up to 1,000: beyond that it is 1,000 "
+            "and `totalCountExact` is false (an exact count would read every row of a large "
+            "hospital on every page)."
+        )
+    )
+    total_count_exact: bool = strawberry.field(
+        description="False when there are more than `totalCount` patients."
+    )

@@ -37,29 +37,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
-    """Start a cluster on a free loopback port; yield its admin URL; remove it afterwards."""
-    as_root = os.geteuid() == 0
-    root = Path(tempfile.mkdtemp(prefix="phigate-pg-"))
+def _runner(root: Path) -> tuple[list[str], str]:
+    """The command prefix that runs PostgreSQL's binaries, and the cluster's superuser: as
+    root, `postgres` through `runuser` (it owns `root`); otherwise the current user."""
+    if os.geteuid() != 0:
+        return [], pwd.getpwuid(os.geteuid()).pw_name
+    pw = pwd.getpwnam("postgres")
+    os.chown(root, pw.pw_uid, pw.pw_gid)
+    return ["runuser", "-u", "postgres", "--"], "postgres"
+
+
+def start_cluster(bin_dir: Path, root: Path, port: int, settings: str = "") -> str:
+    """Start the cluster in `root/data` (created first if absent) on a loopback `port`, with
+    extra `-c` `settings`; return its admin URL."""
+    prefix, user = _runner(root)
     data = root / "data"
-    prefix: list[str] = []
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    if as_root:
-        user = "postgres"
-        pw = pwd.getpwnam(user)
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        prefix = ["runuser", "-u", user, "--"]
-    port = _free_port()
 
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True)
 
-    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync")
+    if not (data / "PG_VERSION").exists():
+        run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync")
     options = (
         f"-F -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-        "-c shared_preload_libraries=pg_stat_statements"
+        f"-c shared_preload_libraries=pg_stat_statements {settings}"
     )
     run(
         str(bin_dir / "pg_ctl"),
@@ -72,11 +74,36 @@ def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
         "-w",
         "start",
     )
+    return f"postgres://{user}@127.0.0.1:{port}/postgres"
+
+
+def stop_cluster(bin_dir: Path, root: Path) -> None:
+    prefix, _ = _runner(root)
+    with contextlib.suppress(subprocess.CalledProcessError):
+        subprocess.run(
+            [
+                *prefix,
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(root / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
+    """Start a cluster on a free loopback port; yield its admin URL; remove it afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="phigate-pg-"))
     try:
-        yield f"postgres://{user}@127.0.0.1:{port}/postgres"
+        yield start_cluster(bin_dir, root, _free_port())
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        stop_cluster(bin_dir, root)
         shutil.rmtree(root, ignore_errors=True)
 
 

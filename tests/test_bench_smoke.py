@@ -21,3 +21,16 @@ def test_guard_ratio_runs(database_url: str) -> None:
         "200 patients",
     ):  # fmt: skip
         assert line in result.stdout
+
+
+def test_scale_runs(pg_admin_url: str | None) -> None:
+    assert pg_admin_url is not None, "the scale benchmark needs PostgreSQL"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--admin-url", pg_admin_url, "--patients", "40",
+         "--patients", "60", "--rounds", "1", "--no-explain"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "seeded 40 patients" in result.stdout
+    for name in ("patient(id) 7 fields", "billing patients(first: 100)", "report.aggregate"):
+        assert f"| `{name}" in result.stdout
