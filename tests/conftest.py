@@ -109,22 +109,33 @@ async def database_url(
         await admin.close()
 
 
-@pytest.fixture(scope="session")
-def oathtool() -> str:
-    """Debian's oathtool, installed by the test tooling itself when running as root."""
-    path = shutil.which("oathtool")
+def debian_tool(command: str, package: str) -> str:
+    """A Debian package's command, installed by the test tooling itself when running as root;
+    under CI a missing one fails the test, elsewhere it skips it."""
+    path = shutil.which(command)
     if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "oathtool"]
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(install, capture_output=True, env=env, check=False).returncode != 0:
             subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
             subprocess.run(install, capture_output=True, env=env, check=False)
-        path = shutil.which("oathtool")
+        path = shutil.which(command)
     if path is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("oathtool is required under CI (Debian package oathtool)")
-        pytest.skip("oathtool not installed (apt-get install oathtool)")
+            pytest.fail(f"{command} is required under CI (Debian package {package})")
+        pytest.skip(f"{command} not installed (apt-get install {package})")
     return path
+
+
+@pytest.fixture(scope="session")
+def oathtool() -> str:
+    return debian_tool("oathtool", "oathtool")
+
+
+@pytest.fixture(scope="session")
+def wrk() -> str:
+    """The HTTP load generator bench/load.py and bench/mixed_load.py drive the server with."""
+    return debian_tool("wrk", "wrk")
 
 
 @pytest.fixture(scope="session")
