@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from tortoise import Tortoise
 
@@ -37,7 +38,7 @@ async def bench_database(url: str | None) -> AsyncIterator[str]:
 
 def command_line(
     doc: str | None,
-    main: Callable[[argparse.Namespace], Awaitable[None]],
+    main: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
     rounds: int,
     more: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
