@@ -12,7 +12,8 @@ would be a bug, and is counted apart from the other errors.
 Afterwards, with the server stopped: every answered read must have its audit records (exactly
 its 7 fields), every answered update an UPDATE record and a revision, every registration a
 CREATE record and a patient row. Requests in flight when wrk stopped were served but not
-counted by wrk, so the database may hold up to `--connections` more than were answered.
+counted by wrk, so the database may hold up to `--connections` more than were answered (and
+one more read: the one checked before the load).
 """
 
 from __future__ import annotations

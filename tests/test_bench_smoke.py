@@ -62,8 +62,8 @@ def test_mixed_load_runs(wrk: str) -> None:
     assert "reads recorded in part 0; writes refused 0" in out
     for kind in ("reads", "updates", "registers"):
         answered, recorded = _answered(out, kind)
-        # Every answered request was recorded; at most one per connection more were served
-        # while wrk stopped.
+        # Every answered request was recorded. More were served: at most one per connection
+        # in flight when wrk stopped, and the read checked before the load.
         assert answered > 0, out
-        assert answered <= recorded <= answered + 4, out
+        assert answered <= recorded <= answered + 5, out
     assert out.count("records without a write 0") == 2, out
