@@ -1,26 +1,42 @@
 """The unprotected control: the same rows with plaintext columns, the same GraphQL shape, and
-no guard, no decryption, no audit. It exists only for the benchmark."""
+no guard, no decryption, no audit. It exists only for the benchmark.
+
+Its mutations do the product's writes (resolvers/patient_writes.py) without the protection:
+the same inputs and validation, the same MRN check, insert, versioned update and revision row,
+each in one transaction, but no write decision, no sealing or blind indexes, and no audit
+record. What a guarded write costs beyond them is therefore all of the protection, as for
+reads."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
+from models.compiled import CompiledQueries
 from resolvers.loaders import children_of
+from resolvers.patient_writes import MRN_TAKEN, validated
+from resolvers.validation import REASON
 from schema.documents import Documents
+from schema.errors import Conflict, InvalidField, NotFound
+from schema.inputs import PatientChanges, RegisterPatientInput, provided
 from schema.limits import Limits
 
 
 class PlainPatient(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=40, unique=True)
-    mrn = fields.TextField()
+    # Indexed, as the product's blind index is: registering checks it is not taken.
+    mrn = fields.CharField(max_length=20, unique=True)
     ssn = fields.TextField()
     given_name = fields.TextField()
     family_name = fields.TextField()
@@ -30,9 +46,37 @@ class PlainPatient(Model):
     street = fields.TextField()
     city = fields.TextField()
     zip = fields.TextField()
+    version = fields.IntField(default=1)
 
     class Meta:
         table = "bench_plain_patient"
+
+
+class PlainRevision(Model):
+    """The values an update replaced, as `models.PatientRevision` keeps them (in plaintext)."""
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=40, unique=True)
+    patient_id = fields.BigIntField()
+    version = fields.IntField()
+    action = fields.CharField(max_length=10)
+    changed = fields.CharField(max_length=400)
+    at = fields.DatetimeField()
+    reason = fields.TextField(null=True)
+    mrn = fields.TextField(null=True)
+    given_name = fields.TextField(null=True)
+    family_name = fields.TextField(null=True)
+    birth_date = fields.TextField(null=True)
+    ssn = fields.TextField(null=True)
+    phone = fields.TextField(null=True)
+    email = fields.TextField(null=True)
+    street = fields.TextField(null=True)
+    city = fields.TextField(null=True)
+    zip = fields.TextField(null=True)
+
+    class Meta:
+        table = "bench_plain_revision"
+        unique_together = (("patient_id", "version"),)
 
 
 class PlainEncounter(Model):
@@ -137,6 +181,7 @@ def _node(kind: type[Any], row: Model) -> Any:
 class Patient:
     row: strawberry.Private[PlainPatient]
     id: strawberry.ID
+    version: int
     mrn: str | None
     given_name: str | None
     family_name: str | None
@@ -198,6 +243,7 @@ def _patient(row: PlainPatient) -> Patient:
     return Patient(
         row=row,
         id=strawberry.ID(row.public_id),
+        version=row.version,
         mrn=row.mrn,
         given_name=row.given_name,
         family_name=row.family_name,
@@ -211,8 +257,77 @@ def _patient(row: PlainPatient) -> Patient:
     )
 
 
+def _public_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+_BY_PUBLIC_ID = CompiledQueries(PlainPatient)
+"""The product looks its patient up through a compiled shape too (permissions/rows.py)."""
+
+
+async def _mrn_taken(mrn: str, connection: BaseDBAsyncClient) -> bool:
+    return await PlainPatient.filter(mrn=mrn).using_db(connection).exists()
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register_patient(self, input: RegisterPatientInput) -> Patient:
+        checked = validated(provided(input, nulls=False))
+        async with in_transaction() as connection:
+            if await _mrn_taken(str(checked["mrn"]), connection):
+                raise InvalidField(*MRN_TAKEN)
+            row = await PlainPatient.create(
+                using_db=connection, public_id=_public_id("pat"), **checked
+            )
+        return _patient(row)
+
+    @strawberry.mutation
+    async def update_patient(
+        self, id: strawberry.ID, version: int, input: PatientChanges, reason: str | None = None
+    ) -> Patient:
+        found = await _BY_PUBLIC_ID.select(
+            "by_public_id",
+            lambda v: PlainPatient.filter(public_id=v["public_id"]).limit(1),
+            public_id=str(id),
+        )
+        if not found:
+            raise NotFound()
+        row = found[0]
+        values = provided(input, nulls=True)
+        checked = validated(values)
+        stated_reason = None if reason is None else REASON("reason", reason)
+        if row.version != version:
+            raise Conflict()
+        async with in_transaction() as connection:
+            if "mrn" in checked and await _mrn_taken(str(checked["mrn"]), connection):
+                raise InvalidField(*MRN_TAKEN)
+            updated = (
+                await PlainPatient.filter(id=row.id, version=version)
+                .using_db(connection)
+                .update(**checked, version=version + 1)
+            )
+            if updated != 1:
+                raise Conflict()
+            await PlainRevision.create(
+                using_db=connection,
+                public_id=_public_id("rev"),
+                patient_id=row.id,
+                version=version,
+                action="UPDATE",
+                changed=",".join(v.key for v in values),
+                at=datetime.now(UTC),
+                reason=stated_reason,
+                **{column: getattr(row, column) for column in checked},
+            )
+        for column, value in checked.items():
+            setattr(row, column, value)
+        row.version = version + 1
+        return _patient(row)
+
+
 # The parse and validation cache is not protection: the control keeps it, as the product does,
 # so the ratio compares the guard and nothing else.
 control_schema = strawberry.Schema(
-    query=Query, extensions=[Documents(Limits().max_tokens, rules=()).extension]
+    query=Query, mutation=Mutation, extensions=[Documents(Limits().max_tokens, rules=()).extension]
 )

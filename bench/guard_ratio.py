@@ -15,24 +15,19 @@ R3: cost per added PHI field and per added patient (linear growth expected).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import random
 import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from api import runtime
 from api.auth.sessions import user_principal
-from api.db import migrate, tortoise_config
 from api.demo import SyntheticPatient, create_patient, synthetic_patient
 from api.oauth.bearer import acting_for
 from bench.control import (
@@ -44,6 +39,7 @@ from bench.control import (
     PlainPatient,
     control_schema,
 )
+from bench.harness import bench_database, command_line
 from crypto.keyring import Keyring
 from crypto.provider import LocalKeyProvider
 from models import CareTeamAssignment, Organization, User
@@ -53,7 +49,6 @@ from permissions.roles import Role
 from permissions.scopes import Scope
 from schema.build import build_schema
 from schema.context import RequestContext
-from tests.pgcluster import throwaway_database
 
 PATIENT_FIELDS = [
     "mrn", "givenName", "familyName", "birthDate", "ssn", "phone", "email", "street", "city", "zip",
@@ -78,11 +73,16 @@ def page_query(fields: str, pages: Pages) -> str:
 
 
 async def seed(keyring: Keyring, count: int) -> tuple[User, User]:
+    """`count` patients of one organization, each stored a second time as plaintext in the
+    control's tables; a physician with the first 200 on their care team, and a front desk
+    user of the organization."""
     rng = random.Random(7)  # noqa: S311 - synthetic data
     org = await Organization.create(name="bench")
     no_login = "!"  # not an Argon2 hash: these users cannot log in
     doc = await User.create(username="bench.doc", role=Role.PHYSICIAN, password_hash=no_login)
-    desk = await User.create(username="bench.desk", role=Role.FRONT_DESK, password_hash=no_login)
+    desk = await User.create(
+        username="bench.desk", role=Role.FRONT_DESK, password_hash=no_login, organization=org
+    )
     async with in_transaction():
         for i in range(count):
             # Random demo MRNs collide by a few thousand; (organization, MRN) is unique.
@@ -233,45 +233,22 @@ class Bench:
 
 
 async def main(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="phigate-bench-"))
-    url = args.database_url or f"sqlite://{folder / 'bench.sqlite3'}"
-    await migrate(url)
-    config = tortoise_config(url)
-    config["apps"]["bench"] = {"models": ["bench.control"], "default_connection": "default"}
-    await Tortoise.init(config=config)
-    # The control tables are benchmark scaffolding, not the product: created directly.
-    await Tortoise.generate_schemas(safe=True)
-    try:
-        keyring = await load_keyring(LocalKeyProvider(secrets.token_bytes(32)))
-        started = time.perf_counter()
-        doc, desk = await seed(keyring, args.patients)
-        elapsed = time.perf_counter() - started
-        print(f"seeded {args.patients} patients in {elapsed:.1f} s ({url.split(':')[0]})")
-        runtime.settle()  # as a server worker does once started (api/runtime.py)
+    async with bench_database(args.database_url) as url:
+        keyring, doc, desk = await seeded(args.patients, url)
         await Bench(keyring, doc, desk, args.rounds).report()
-    finally:
-        await Tortoise.close_connections()
 
 
-def run() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--patients", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=25)
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
-    where.add_argument(
-        "--postgres", action="store_true", help="start a throwaway PostgreSQL cluster and use it"
-    )
-    args = parser.parse_args()
-    if not args.postgres:
-        asyncio.run(main(args))
-        return
-    with throwaway_database() as url:
-        args.database_url = url
-        asyncio.run(main(args))
+async def seeded(count: int, url: str) -> tuple[Keyring, User, User]:
+    """A fresh keyring and `count` patients (see `seed`), the heap then settled as a server
+    worker's is once started (api/runtime.py)."""
+    keyring = await load_keyring(LocalKeyProvider(secrets.token_bytes(32)))
+    started = time.perf_counter()
+    doc, desk = await seed(keyring, count)
+    elapsed = time.perf_counter() - started
+    print(f"seeded {count} patients in {elapsed:.1f} s ({url.split(':')[0]})")
+    runtime.settle()
+    return keyring, doc, desk
 
 
 if __name__ == "__main__":
-    run()
+    command_line(__doc__, main, rounds=25)

@@ -25,4 +25,6 @@ class Principal:
     row_scope: RowScope | None = None
     """Overrides the role's row scope: a client_credentials client sees its organization."""
     organization_pk: int | None = None
-    """Database key of the organization for `RowScope.ORGANIZATION`. Never serialised."""
+    """Database key of the principal's organization: a client's, or a user's account's (None
+    for a user in none). Rows by `RowScope.ORGANIZATION` and a report's patients are this
+    organization's; a registered patient joins it. Never serialised."""

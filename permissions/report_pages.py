@@ -20,7 +20,7 @@ from tortoise.queryset import QuerySet
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed
-from models import Patient, User
+from models import Patient
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import ReportRows, ReportRule
@@ -38,11 +38,8 @@ async def report_patients(rule: ReportRule, rows: RowAccess) -> QuerySet[Patient
     if rule.rows is ReportRows.ROW_ACCESS:
         return await rows.role_scope()
     principal = rows.principal
-    # An OAuth2 client's organization comes with its token; a user's from their account.
+    # An OAuth2 client's organization comes with its token; a user's with their session.
     organization = principal.organization_pk
-    if organization is None and principal.user_pk is not None:
-        user = await User.get_or_none(id=principal.user_pk)
-        organization = None if user is None else user.organization_id  # type: ignore[attr-defined]
     if organization is None:
         return Patient.filter(id__in=[])
     return Patient.filter(organization_id=organization)

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from audit.writes import WriteAction
-from models import Patient, PatientRevision, User
+from models import Patient, PatientRevision
 from permissions.decisions import Change, Sealer
 from resolvers import idempotency
 from resolvers.patients import patient, patient_node
@@ -32,12 +32,8 @@ def _checked(values: Sequence[Provided]) -> dict[str, str | None]:
     return checked(values, PATIENT, REQUIRED)
 
 
-async def _organization(ctx: RequestContext) -> int:
-    principal = ctx.principal
-    if principal.organization_pk is not None:
-        return principal.organization_pk
-    user = await User.filter(id=principal.user_pk).first()
-    organization: int | None = None if user is None else user.organization_id  # type: ignore[attr-defined]
+def _organization(ctx: RequestContext) -> int:
+    organization = ctx.principal.organization_pk
     if organization is None:
         raise Forbidden("Not permitted to register patients: no organization")
     return organization
@@ -52,7 +48,7 @@ async def _mrn_taken(row: Patient, connection: Any) -> bool:
     )
 
 
-_MRN_TAKEN = ("input.mrn", "is already in use in this organization")
+MRN_TAKEN = ("input.mrn", "is already in use in this organization")
 
 
 async def register_patient(
@@ -67,12 +63,12 @@ async def register_patient(
     access = ctx.access
     authorized = await access.authorize(change, access.rows.scope_categories)
     checked = _checked(values)
-    row.organization_id = await _organization(ctx)
+    row.organization_id = _organization(ctx)
 
     async def work(sealer: Sealer, connection: Any) -> Patient:
         sealer.seal(row, **checked)
         if await _mrn_taken(row, connection):
-            raise InvalidField(*_MRN_TAKEN)
+            raise InvalidField(*MRN_TAKEN)
         await row.save(using_db=connection)
         await idempotency.remember(ctx, connection, operation, row.public_id)
         return row
@@ -83,7 +79,7 @@ async def register_patient(
         # A race: the same key's first attempt, or the same MRN, committed meanwhile.
         if (first := await idempotency.replayed(ctx, operation)) is not None:
             return await patient(ctx, first)
-        raise InvalidField(*_MRN_TAKEN) from None
+        raise InvalidField(*MRN_TAKEN) from None
     return patient_node(ctx, written)
 
 
@@ -129,7 +125,7 @@ async def update_patient(
         sealer.seal(revision, reason=stated_reason)
         sealer.seal(row, **checked)
         if "mrn" in checked and await _mrn_taken(row, connection):
-            raise InvalidField(*_MRN_TAKEN)
+            raise InvalidField(*MRN_TAKEN)
         columns = Patient.with_indexes(checked)
         # The version in the WHERE clause is what makes one of two concurrent updates lose.
         updated = (

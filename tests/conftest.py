@@ -117,6 +117,17 @@ def oathtool() -> str:
 
 
 @pytest.fixture(scope="session")
+def oathtool() -> str:
+    return debian_tool("oathtool", "oathtool")
+
+
+@pytest.fixture(scope="session")
+def wrk() -> str:
+    """The HTTP load generator bench/load.py and bench/mixed_load.py drive the server with."""
+    return debian_tool("wrk", "wrk")
+
+
+@pytest.fixture(scope="session")
 def master_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 

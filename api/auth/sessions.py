@@ -50,7 +50,8 @@ def actor_of(user: User) -> Actor:
 def user_principal(
     user: User, request_id: str, *, ip: str | None = None, session_id: str | None = None
 ) -> Principal:
-    """A signed-in user's principal, acting for their role's default purpose."""
+    """A signed-in user's principal, acting for their role's default purpose, in their
+    account's organization as loaded with the session (a write needs it: no query then)."""
     return Principal(
         actor=user.public_id,
         role=user.role,
@@ -59,6 +60,7 @@ def user_principal(
         ip=ip,
         user_pk=user.id,
         session_id=session_id,
+        organization_pk=user.organization_id,  # type: ignore[attr-defined]
     )
 
 
