@@ -28,7 +28,8 @@ def _fields(values: Sequence[Provided]) -> tuple[tuple[str, str], ...]:
     return tuple((v.key, f"Patient.{v.key}") for v in values)
 
 
-def _checked(values: Sequence[Provided]) -> dict[str, str | None]:
+def validated(values: Sequence[Provided]) -> dict[str, str | None]:
+    """Column -> value as stored (None: cleared), or InvalidField naming the input path."""
     return checked(values, PATIENT, REQUIRED)
 
 
@@ -62,7 +63,7 @@ async def register_patient(
     change = Change(WriteAction.CREATE, row.public_id, row.public_id, prefix, _fields(values))
     access = ctx.access
     authorized = await access.authorize(change, access.rows.scope_categories)
-    checked = _checked(values)
+    checked = validated(values)
     row.organization_id = _organization(ctx)
 
     async def work(sealer: Sealer, connection: Any) -> Patient:
@@ -106,7 +107,7 @@ async def update_patient(
         WriteAction.UPDATE, row.public_id, row.public_id, prefix, _fields(values), subject.purpose
     )
     authorized = await access.authorize(change, subject.categories)
-    checked = _checked(values)
+    checked = validated(values)
     stated_reason = None if reason is None else REASON("reason", reason)
     if row.version != version:
         raise Conflict()

@@ -117,11 +117,6 @@ def oathtool() -> str:
 
 
 @pytest.fixture(scope="session")
-def oathtool() -> str:
-    return debian_tool("oathtool", "oathtool")
-
-
-@pytest.fixture(scope="session")
 def wrk() -> str:
     """The HTTP load generator bench/load.py and bench/mixed_load.py drive the server with."""
     return debian_tool("wrk", "wrk")
