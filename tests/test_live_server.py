@@ -160,7 +160,9 @@ def test_access_log_has_no_query_strings(env: dict[str, str], tmp_path: Path) ->
     with live_server(env, tmp_path) as server, server.client() as http:
         query = f'{{ patients(mrn: "{secret}") {{ totalCount }} }}'
         assert http.get("/graphql", params={"query": query}).status_code == 401
-    assert re.search(r"phigate\.access GET /graphql 401 [\d.]+ms request_id=\w+", server.output)
+    assert re.search(
+        r"phigate\.access GET /graphql 401 [\d.]+ms principal=- request_id=\w+", server.output
+    )
     assert secret not in server.output
 
 
