@@ -50,8 +50,9 @@ _COLUMNS = (
     "at", "request_id", "event", "actor", "role", "client", "purpose", "ip", "patient",
     "decision", "detail", "phi_fields",
 )  # fmt: skip
-# One statement built once: the ORM would build this INSERT anew for every record, since
-# `recorded_at` is the database's default (about a tenth of a write's CPU, bench/README.md).
+# One statement built once: the ORM builds this INSERT anew for every record, since
+# `recorded_at` is the database's default (a fifth of an update's Python time in a profile,
+# docs/performance.md).
 _INSERT = f"INSERT INTO audit_event ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608 - constants
 _POSTGRES = _INSERT + "($1::timestamptz, " + ", ".join(f"${i}" for i in range(2, 13)) + ")"
 _SQLITE = _INSERT + "(" + ", ".join("?" for _ in _COLUMNS) + ")"
