@@ -41,7 +41,7 @@ from permissions.masks import MASKS
 from permissions.policy import CAPABILITIES, POLICY, WRITE_POLICY
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
-from permissions.reports import ReportCategories, ReportRule, offers_pages, report_rule
+from permissions.reports import ReportCategories, ReportPages, ReportRule, report_rule
 from permissions.roles import Capability, Category, Decision, Purpose, Role
 from permissions.rows import RowAccess, Subject
 
@@ -430,7 +430,7 @@ class Access:
         permissions/reports.py: they would undo the aggregates' suppression). Raises
         report_pages.InvalidCursor for a cursor not sealed for this caller."""
         rule = self.report_rule()
-        if not offers_pages(self.principal):
+        if rule.pages is not ReportPages.OFFERED:
             raise Forbidden("Row-level report pages are not offered to this caller")
         visible = await report_pages.report_patients(rule, self.rows)
         cursors = report_pages.Cursors(self._keyring, self.principal, now)

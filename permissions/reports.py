@@ -114,12 +114,6 @@ def reports_only(principal: Principal) -> bool:
     return rule is not None and rule.reports_only
 
 
-def offers_pages(principal: Principal) -> bool:
-    """Whether the principal's reports hold row-level pages (`report_rule` narrows a token's)."""
-    rule = report_rule(principal)
-    return rule is not None and rule.pages is ReportPages.OFFERED
-
-
 def report_policy_markdown() -> str:
     """The table above as Markdown, for docs/policy.md (a test keeps the two in step)."""
     lines = [
