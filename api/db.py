@@ -12,8 +12,8 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from api.db_clients import ACQUIRE_TIMEOUT
+from crypto.migration_keys import MIGRATION_PROVIDER
 from crypto.provider import KeyProvider
-from models.keystore import MIGRATION_PROVIDER
 from ops.grants import grant_serving_role
 
 APP = "phigate"

@@ -10,12 +10,11 @@ without one the migration fails and changes nothing."""
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.migrations import operations as ops
-from tortoise.migrations.constraints import UniqueConstraint
 
+from crypto.migration_keys import migration_keyring
 from crypto.sealed import binding_for
 from migrations._enums import EntryStatus0013
 from models.base import SealedField
-from models.keystore import migration_keyring
 
 _SEALED = (("observation", "unit"), ("encounter", "kind"))
 """(table, column) of each column sealed here; the plaintext is in `<column>_plaintext`."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from contextvars import ContextVar
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -12,6 +10,7 @@ from tortoise.transactions import in_transaction
 from crypto.audit_mac import AuditKeys
 from crypto.errors import WrongProvider
 from crypto.keyring import Keyring
+from crypto.migration_keys import wrap_context
 from crypto.provider import KeyProvider
 from models.keys import DataKey, KeyPurpose
 
@@ -20,7 +19,7 @@ DATA_KEY_BYTES = 32
 
 def key_context(purpose: KeyPurpose, version: int) -> str:
     # Binds a wrapped key to its purpose and version: a row swapped in the table fails to unwrap.
-    return f"phigate-data-key|{purpose.value}|{version}"
+    return wrap_context(purpose.value, version)
 
 
 def signing_context(kid: str) -> str:
@@ -131,33 +130,3 @@ async def load_audit_keys(provider: KeyProvider, *, create: bool = True) -> Audi
             for row in rows
         }
     )
-
-
-MIGRATION_PROVIDER: ContextVar[KeyProvider | None] = ContextVar(
-    "phigate_migration_provider", default=None
-)
-"""The key provider `phigate migrate` runs with: a migration that seals existing plaintext
-values (0013) needs the current data key, and refuses to run on data without one."""
-
-
-async def migration_keyring(connection: Any) -> Keyring | None:
-    """The keyring, read on a migration's own connection (the ORM models are not the schema
-    the migration sees); None on a database without data keys yet. Raises LookupError when
-    keys exist but no provider was given."""
-    rows = await connection.execute_query_dict(
-        "SELECT purpose, version, provider, wrapped FROM data_key"
-        " WHERE purpose IN ('data', 'blind_index')"
-    )
-    if not rows:
-        return None
-    provider = MIGRATION_PROVIDER.get()
-    if provider is None:
-        raise LookupError("this migration seals existing values: run it with the master key")
-    keys: dict[KeyPurpose, dict[int, bytes]] = {KeyPurpose.DATA: {}, KeyPurpose.BLIND_INDEX: {}}
-    for row in rows:
-        purpose = KeyPurpose(row["purpose"])
-        keys[purpose][row["version"]] = unwrap_stored(
-            provider, row["provider"], bytes(row["wrapped"]), key_context(purpose, row["version"])
-        )
-    data, index = keys[KeyPurpose.DATA], keys[KeyPurpose.BLIND_INDEX]
-    return Keyring(data, primary=max(data), index_key=index[max(index)])
