@@ -30,7 +30,7 @@ async def migration_keyring(connection: Any) -> Keyring | None:
     yet. Raises LookupError when keys exist but no provider was given."""
     rows = await connection.execute_query_dict(
         "SELECT purpose, version, provider, wrapped FROM data_key"
-        f" WHERE purpose IN ('{_DATA}', '{_INDEX}')"
+        " WHERE purpose IN ('data', 'blind_index')"
     )
     if not rows:
         return None
