@@ -52,6 +52,12 @@ def test_graphiql_loads_offline_and_runs_a_query_with_the_cookie_session(
     page.keyboard.press("Control+Enter")
     expect(page.locator(".graphiql-response")).to_contain_text('"totalCount": 1')
     assert page.url == site.url("/graphql"), "the query must not reach the URL"
+    # A reloaded or new tab has no copy of the CSRF token: GraphiQL reads it from the session.
+    page.evaluate("window.sessionStorage.clear()")
+    page.reload()
+    _type_query(page, QUERY)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".graphiql-response")).to_contain_text('"totalCount": 1')
     assert site.blocked == []
     assert site.console_errors == []
 

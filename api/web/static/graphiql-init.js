@@ -17,6 +17,21 @@
     };
   }
 
+  async function csrfToken() {
+    // Kept since sign-in in this tab, or read again from /auth/session (a reloaded or new tab;
+    // a page of another origin cannot read that answer).
+    let token = window.sessionStorage.getItem(CSRF_KEY);
+    if (!token) {
+      const response = await fetch("/auth/session", {
+        credentials: "same-origin",
+        headers: { accept: "application/json" },
+      });
+      token = response.ok ? (await response.json()).csrf_token : null;
+      if (token) window.sessionStorage.setItem(CSRF_KEY, token);
+    }
+    return token;
+  }
+
   function leaveFor(path) {
     window.location.assign(path + "?next=" + encodeURIComponent("/graphql"));
   }
@@ -24,7 +39,8 @@
   async function fetcher(params, options) {
     const extra = (options && options.headers) || {};
     const headers = { "content-type": "application/json", accept: "application/json" };
-    const csrf = window.sessionStorage.getItem(CSRF_KEY);
+    const usesCookie = !Object.keys(extra).some((name) => name.toLowerCase() === "authorization");
+    const csrf = usesCookie ? await csrfToken() : null;
     if (csrf) headers["x-csrf-token"] = csrf;
     Object.assign(headers, extra);
     const response = await fetch("/graphql", {
@@ -34,7 +50,6 @@
       body: JSON.stringify(params),
     });
     const body = await response.json();
-    const usesCookie = !Object.keys(extra).some((name) => name.toLowerCase() === "authorization");
     if (usesCookie && (response.status === 401 || response.status === 403)) {
       const reason = (((body.errors || [])[0] || {}).extensions || {}).reason;
       if (reason === "idle_timeout") leaveFor("/unlock");
