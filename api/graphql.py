@@ -206,8 +206,10 @@ class GraphQLEndpoint:
             return refusal(request, "content_type_must_be_json", 415)
         if not acceptable:
             return refusal(request, "not_acceptable", 406)
-        if request.app.state.keyring.suspended:
-            # Fail closed, and say why once rather than as PHI_UNAVAILABLE on every field.
+        keyring = getattr(request.app.state, "keyring", None)
+        if keyring is not None and keyring.suspended:
+            # Fail closed, and say why once rather than as PHI_UNAVAILABLE on every field (a
+            # keyring missing altogether fails closed field by field, in the object pass).
             return refusal(request, "key_provider_unavailable", 503)
         request.state.principal = principal
         try:
