@@ -37,6 +37,9 @@ from tests.live import LiveServer, free_port, live_server
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("PHIGATE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
+WEB_APP = "https://127.0.0.1:1443"
+"""A frontend of another origin, allowed to call phigate (PHIGATE_CORS_ORIGINS); the test
+serves its page from Playwright itself, so it needs no network either."""
 _FAILED = pytest.StashKey[bool]()
 
 
@@ -154,6 +157,7 @@ def site_env(database_url: str, master_key: str) -> dict[str, str]:
         "PHIGATE_MASTER_KEY": master_key,
         "PHIGATE_PORT": str(port),
         "PHIGATE_WEBAUTHN_ORIGIN": f"https://localhost:{port}",
+        "PHIGATE_CORS_ORIGINS": WEB_APP,
     }
 
 
@@ -169,7 +173,12 @@ def page(request: pytest.FixtureRequest, chromium: str, site: Site) -> Iterator[
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium,
-            args=[f"--ignore-certificate-errors-spki-list={spki_pin(site.server.cert)}"],
+            args=[
+                f"--ignore-certificate-errors-spki-list={spki_pin(site.server.cert)}",
+                # The test's frontend page is served by Playwright, from no address at all:
+                # Chromium's local-network checks would refuse it before CORS is asked.
+                "--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessChecks",
+            ],
         )
         context = browser.new_context()
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser import (
+    WEB_APP,
     Site,
     audit_events,
     authenticator,
@@ -157,3 +158,34 @@ def test_staff_totp_then_passkey_sign_in_idle_unlock_and_a_query(
     for event in ("MFA_ENROLLED", "PASSKEY_REGISTERED", "PASSKEY_USED", "IDLE_EXPIRED"):
         assert event in events
     assert events.count("PASSKEY_USED") == 2
+
+
+CROSS_ORIGIN_CALL = """async (url) => {
+  try {
+    const response = await fetch(url, {
+      method: "POST", credentials: "include",
+      headers: {"content-type": "application/json", "x-csrf-token": "none"},
+      body: JSON.stringify({query: "{ __typename }"}),
+    });
+    return response.status;
+  } catch (error) {
+    return "refused by the browser";
+  }
+}"""
+
+
+def test_a_cors_preflight_from_an_allowed_and_a_refused_origin(page: Page, site: Site) -> None:
+    """A credentialed POST with a custom header: Chromium asks phigate first (OPTIONS), and
+    lets the page read the answer only for the listed origin."""
+
+    def frontend(route: Route) -> None:
+        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>app")
+
+    elsewhere = "https://127.0.0.1:2443"
+    page.route(f"{WEB_APP}/**", frontend)
+    page.route(f"{elsewhere}/**", frontend)
+    page.goto(f"{WEB_APP}/")
+    # Preflight passed, then the request itself: no session, so 401, readable by the page.
+    assert page.evaluate(CROSS_ORIGIN_CALL, site.url("/graphql")) == 401
+    page.goto(f"{elsewhere}/")
+    assert page.evaluate(CROSS_ORIGIN_CALL, site.url("/graphql")) == "refused by the browser"
