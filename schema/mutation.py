@@ -37,7 +37,7 @@ _ADD = (
     "to make a retry return the first result."
 )
 _AMEND = (
-    "Amends a {} in the caller's rows: a new version of the same entry. `version` is the "
+    "Amends {} in the caller's rows: a new version of the same entry. `version` is the "
     "version read (a stale one is CONFLICT, nothing written); `reason` is required. The "
     "replaced values stay in its `history`; `enteredInError: true` labels it, on record."
 )
@@ -243,7 +243,7 @@ class Mutation:
             info.context, clinical_writes.DIAGNOSIS, patient, input, _input_path(info), encounter
         )
 
-    @strawberry.mutation(description=_AMEND.format("diagnosis"), metadata=_ROWS)
+    @strawberry.mutation(description=_AMEND.format("a diagnosis"), metadata=_ROWS)
     async def amend_diagnosis(
         self,
         info: Info[Any, None],
@@ -264,7 +264,7 @@ class Mutation:
             info.context, clinical_writes.OBSERVATION, patient, input, _input_path(info)
         )
 
-    @strawberry.mutation(description=_AMEND.format("observation"), metadata=_ROWS)
+    @strawberry.mutation(description=_AMEND.format("an observation"), metadata=_ROWS)
     async def amend_observation(
         self,
         info: Info[Any, None],
@@ -289,7 +289,7 @@ class Mutation:
             info.context, clinical_writes.NOTE, patient, input, _input_path(info), encounter
         )
 
-    @strawberry.mutation(description=_AMEND.format("clinical note"), metadata=_ROWS)
+    @strawberry.mutation(description=_AMEND.format("a clinical note"), metadata=_ROWS)
     async def amend_note(
         self,
         info: Info[Any, None],
