@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ("api", "audit", "bench", "crypto", "migrations", "models", "observe", "ops")
+OURS = ("api", "audit", "bench", "crypto", "interchange", "migrations", "models")
+OURS += ("observe", "ops")
 OURS += ("permissions",)
 OURS += ("resolvers", "schema", "tests")
 
@@ -56,17 +57,30 @@ RULES = [
     (
         "observe",
         (
-            "api", "audit", "crypto", "migrations", "models", "ops", "permissions", "resolvers",
-            "schema",
+            "api", "audit", "crypto", "interchange", "migrations", "models", "ops", "permissions",
+            "resolvers", "schema",
         ),
     ),
-    ("crypto", ("api", "audit", "models", "ops", "permissions", "resolvers", "schema")),
-    ("models", ("api", "audit", "ops", "permissions", "resolvers", "schema")),
-    ("permissions", ("api", "audit", "ops", "resolvers", "schema")),
-    ("audit", ("api", "ops", "resolvers", "schema")),
-    ("ops", ("api", "resolvers", "schema")),
+    (
+        "crypto",
+        ("api", "audit", "interchange", "models", "ops", "permissions", "resolvers", "schema"),
+    ),
+    ("models", ("api", "audit", "interchange", "ops", "permissions", "resolvers", "schema")),
+    ("permissions", ("api", "audit", "interchange", "ops", "resolvers", "schema")),
+    ("audit", ("api", "interchange", "ops", "resolvers", "schema")),
+    ("ops", ("api", "interchange", "resolvers", "schema")),
+    # FHIR interchange sits beside the resolvers: it asks the same decision point and never
+    # reads the policy tables nor holds a key; HTTP routes (api/) call it, not the reverse.
+    (
+        "interchange",
+        (
+            "api", "schema", "permissions.policy", "permissions.scopes", "permissions.reports",
+            "permissions.masks", "permissions.deidentify", "crypto.keyring", "crypto.blind_index",
+            "crypto.provider", "models.keystore",
+        ),
+    ),
     # An old migration must read the same whatever the models' enums become.
-    ("migrations", ("api", "audit", "ops", "permissions", "resolvers", "schema")),
+    ("migrations", ("api", "audit", "interchange", "ops", "permissions", "resolvers", "schema")),
     # Resolvers ask the decision point (permissions.decisions, through the request context);
     # they never read the policy tables nor hold a key.
     (

@@ -1,0 +1,21 @@
+"""The FHIR code and identifier systems phigate reads and writes, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+FHIR_VERSION: Final = "4.0.1"
+
+LOINC: Final = "http://loinc.org"
+ICD10_CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED: Final = "http://snomed.info/sct"
+UCUM: Final = "http://unitsofmeasure.org"
+
+US_SSN: Final = "http://hl7.org/fhir/sid/us-ssn"
+IDENTIFIER_TYPE: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
+MEDICAL_RECORD_NUMBER: Final = "MR"
+SOCIAL_SECURITY_NUMBER: Final = "SS"
+
+# meta.security labels of an element left out by a decision (HL7 ObservationValue "REDACTED").
+SECURITY_OBSERVATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+REDACTED: Final = "REDACTED"
