@@ -276,6 +276,17 @@ async def test_the_launch_patient_must_be_one_of_the_users_rows(
     launched: SmartApp, session_world: World
 ) -> None:
     _, params, _ = await launched.consent("n-2")
+    # The browser's consent page offers the same patients, by id, and says what is read.
+    page = await launched.browser.get(
+        "/oauth/authorize", params=params, headers={**launched.session, "accept": "text/html"}
+    )
+    assert page.status_code == 200
+    assert '<select name="patient" required>' in page.text
+    for name in ("own", "other"):
+        patient = session_world.patients[name]
+        assert f'<option value="{patient}">{patient}</option>' in page.text
+    assert "Read Observation records of the patient you pick" in page.text
+    assert OWN["given_name"] not in page.text
     for extra, reason in (
         ({}, "launch_patient_required"),
         ({"patient": session_world.patients["child"]}, "launch_patient_not_found"),
@@ -381,17 +392,18 @@ async def test_scopes_outside_their_context_or_grammar_are_refused_cleanly(
     created = await register(clock, "system/Patient.rs")
     assert created.secret is not None
     async with partner(session_app, created.client.public_id, created.secret) as oauth:
-        for scope, why in (
+        refusals: list[tuple[str, str | None]] = [
             ("system/Patient.cruds", "system/Patient.cruds: only r (read) and s (search)"),
             ("system/Patient.rs?name=x", "search parameters are not supported"),
             ("system/Observation.rs", None),  # valid, but not registered for
             ("bogus", "bogus: not a phigate or SMART scope"),
-        ):
+        ]
+        for asked, reason in refusals:
             with pytest.raises(OAuthError) as refused:
-                await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials", scope=scope)
+                await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials", scope=asked)
             assert refused.value.error == "invalid_scope"
-            if why is not None:
-                assert why in str(refused.value.description)
+            if reason is not None:
+                assert reason in str(refused.value.description)
         narrower = await oauth.fetch_token(
             TOKEN_URL, grant_type="client_credentials", scope="system/Patient.r"
         )

@@ -102,9 +102,9 @@ def _check_scopes(registration: Registration) -> None:
     except ScopeError as error:
         raise ClientError(str(error)) from None
     person = registration.grant is Grant.AUTHORIZATION_CODE
-    error = request_error(registration.scopes, person=person)
-    if error is not None:
-        raise ClientError(error)
+    outside = request_error(registration.scopes, person=person)
+    if outside is not None:
+        raise ClientError(outside)
 
 
 def _check_public(registration: Registration) -> None:
