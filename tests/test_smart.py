@@ -131,6 +131,8 @@ async def test_smart_configuration_lists_what_is_supported(
     )
     assert {"patient/Observation.rs", "user/Condition.rs", "system/Patient.rs", "launch/patient",
             "openid", "fhirUser", "patient.read"} <= set(config["scopes_supported"])  # fmt: skip
+    server = (await session_client.get("/.well-known/oauth-authorization-server")).json()
+    assert set(server["scopes_supported"]) == set(config["scopes_supported"])
     # The configuration names only endpoints that answer.
     jwks = await session_client.get(urlsplit(config["jwks_uri"]).path)
     assert jwks.status_code == 200

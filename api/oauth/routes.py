@@ -35,7 +35,7 @@ from api.web.pages import signed_in
 from audit.events import Actor, OAuthEvent
 from models import User
 from permissions.scopes import ALL_SCOPES
-from permissions.smart import LaunchScope
+from permissions.smart import LaunchScope, supported_scopes
 
 FORM = "application/x-www-form-urlencoded"
 MAX_PARAMETERS = 30
@@ -242,7 +242,7 @@ class OAuthRoutes:
                 "jwks_uri": f"{issuer}/.well-known/jwks.json",
                 "introspection_endpoint": f"{issuer}/oauth/introspect",
                 "revocation_endpoint": f"{issuer}/oauth/revoke",
-                "scopes_supported": list(ALL_SCOPES),
+                "scopes_supported": [*ALL_SCOPES, *supported_scopes()],
                 "response_types_supported": ["code"],
                 "grant_types_supported": _GRANT_TYPES,
                 "code_challenge_methods_supported": [PKCE_METHOD],
