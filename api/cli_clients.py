@@ -32,7 +32,9 @@ def add_parser(subparsers: Any) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--organization", required=True, help="organization public id (org_...)")
     create.add_argument(
-        "--scope", required=True, help=f"space-separated, of: {' '.join(ALL_SCOPES)}"
+        "--scope",
+        required=True,
+        help=f"space-separated, of: {' '.join(ALL_SCOPES)}, or SMART (user/Condition.rs)",
     )
     create.add_argument(
         "--grant", choices=[g.value for g in Grant], default=Grant.CLIENT_CREDENTIALS.value

@@ -10,9 +10,11 @@ from types import MappingProxyType
 from permissions.matrix import (
     capabilities_markdown,
     export_budget_markdown,
+    fhir_user_markdown,
     oauth_scopes_markdown,
     policy_markdown,
     proxy_scopes_markdown,
+    smart_resources_markdown,
 )
 from permissions.reports import report_policy_markdown
 from schema.build import build_schema
@@ -34,6 +36,8 @@ TABLES: Mapping[str, Callable[[], str]] = MappingProxyType(
         "export-budget": export_budget_markdown,
         "report-policy": report_policy_markdown,
         "oauth-scopes": oauth_scopes_markdown,
+        "smart-resources": smart_resources_markdown,
+        "fhir-user": fhir_user_markdown,
     }
 )
 

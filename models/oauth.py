@@ -10,7 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.base import PublicModel
-from models.people import Organization, User
+from models.people import Organization, Patient, User
 from models.vocabulary import Role
 
 
@@ -34,6 +34,14 @@ def _acting_user(related_name: str) -> fields.ForeignKeyNullableRelation[User]:
     """The user a token acts for; null when a client acts for itself (client_credentials)."""
     return fields.ForeignKeyField(
         "phigate.User", related_name=related_name, null=True, on_delete=fields.CASCADE
+    )
+
+
+def _launch_patient(related_name: str) -> fields.ForeignKeyNullableRelation[Patient]:
+    """The patient a SMART app was launched with (`launch/patient`); patient/ scopes are
+    confined to it. Null without that scope."""
+    return fields.ForeignKeyField(
+        "phigate.Patient", related_name=related_name, null=True, on_delete=fields.CASCADE
     )
 
 
@@ -79,6 +87,7 @@ class TokenFamily(PublicModel):
     client = _owning_client("token_families")
     user = _acting_user("token_families")
     scope = _granted_scope()
+    patient = _launch_patient("token_families")
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     """Absolute end of the family: rotating a refresh token never extends it."""
@@ -101,6 +110,9 @@ class AuthorizationCode(Model):
     scope = _granted_scope()
     code_challenge = fields.CharField(max_length=128)
     code_challenge_method = fields.CharField(max_length=10)
+    patient = _launch_patient("authorization_codes")
+    nonce = fields.CharField(max_length=255, null=True)
+    """The OpenID Connect `nonce` of the authorization request, echoed in the id_token."""
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -142,6 +154,7 @@ class AccessToken(Model):
         "phigate.TokenFamily", related_name="access_tokens", null=True, on_delete=fields.CASCADE
     )
     scope = _granted_scope()
+    patient = _launch_patient("access_tokens")
     issued_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)

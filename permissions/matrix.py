@@ -16,6 +16,7 @@ from permissions.policy import (
 )
 from permissions.roles import Category, Decision, Role
 from permissions.scopes import SCOPE_CATEGORIES
+from permissions.smart import FHIR_USER, RESOURCE_CATEGORIES
 
 _SYMBOL = {Decision.ALLOW: "full", Decision.MASK: "masked", Decision.DENY: "-"}
 
@@ -101,6 +102,23 @@ def oauth_scopes_markdown() -> str:
     return _table(
         ["OAuth2 scope", "PHI categories it opens"],
         ([f"`{scope.value}`", _categories(cats)] for scope, cats in SCOPE_CATEGORIES.items()),
+    )
+
+
+def smart_resources_markdown() -> str:
+    return _table(
+        ["FHIR resource type", "PHI categories its SMART scopes open"],
+        (
+            [f"`{resource.value}`", _categories(cats)]
+            for resource, cats in RESOURCE_CATEGORIES.items()
+        ),
+    )
+
+
+def fhir_user_markdown() -> str:
+    return _table(
+        ["role", "id_token `fhirUser`"],
+        ([f"`{role.value}`", f"`{kind.value}`"] for role, kind in FHIR_USER.items()),
     )
 
 

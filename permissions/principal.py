@@ -24,6 +24,10 @@ class Principal:
     """OAuth2 scopes granted to the token; None when the request is not an OAuth2 token."""
     row_scope: RowScope | None = None
     """Overrides the role's row scope: a client_credentials client sees its organization."""
+    launch_patient_pk: int | None = None
+    """Database key of the patient a SMART token was launched with (`launch/patient`): a
+    token with a patient/ scope sees this patient only (permissions/smart.py). Never
+    serialised."""
     organization_pk: int | None = None
     """Database key of the principal's organization: a client's, or a user's account's (None
     for a user in none). Rows by `RowScope.ORGANIZATION` and a report's patients are this

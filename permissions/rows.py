@@ -24,6 +24,7 @@ from permissions.pseudonyms import ReportScope
 from permissions.reports import reports_only
 from permissions.roles import Capability, Category, ProxyScope, Purpose
 from permissions.scopes import scope_categories, sees_patients
+from permissions.smart import confined_to_launch
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +51,13 @@ class RowAccess:
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self._proxy: dict[int, frozenset[Category]] | None = None
-        self.scope_categories = (
-            None if principal.scopes is None else scope_categories(principal.scopes)
-        )
+        scopes, person = principal.scopes, principal.user_pk is not None
+        self.scope_categories = None if scopes is None else scope_categories(scopes, person=person)
         """What an OAuth2 token's scopes limit every access to; None for a session."""
+        self._launch: int | None = None
+        if scopes is not None and confined_to_launch(scopes):
+            # No launch patient (a token minted without one) means no rows: fail closed.
+            self._launch = principal.launch_patient_pk or 0
         self._emergency: frozenset[int] | None = None
         self._emergency_read: asyncio.Future[frozenset[int]] | None = None
 
@@ -63,7 +67,12 @@ class RowAccess:
         return await self.role_scope()
 
     async def role_scope(self) -> QuerySet[Patient]:
-        """The patients of the principal's row scope (what staff reports cover, too)."""
+        """The patients of the principal's row scope (what staff reports cover, too), narrowed
+        to the launch patient for a SMART token confined to it."""
+        rows = await self._role_rows()
+        return rows if self._launch is None else rows.filter(id=self._launch)
+
+    async def _role_rows(self) -> QuerySet[Patient]:
         scope, key = self._scope_key()
         if key is None:
             return Patient.filter(id__in=[])
@@ -90,7 +99,7 @@ class RowAccess:
 
             found = await _BY_PUBLIC_ID.select(scope, build, key=key, public_id=public_id)
             if found:
-                return found[0]
+                return found[0] if self._launch in (None, found[0].id) else None
             if scope is not RowScope.CARE_TEAM or not await self._emergency_patients(key):
                 return None
         return await (await self.role_scope()).filter(public_id=public_id).first()

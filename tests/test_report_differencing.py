@@ -233,7 +233,11 @@ def test_pages_are_offered_only_within_the_identified_view() -> None:
         assert rule.rows is ReportRows.ROW_ACCESS
         assert sees_patients(principal.scopes)
         assert not reports_only(principal)
-        limit = None if principal.scopes is None else scope_categories(principal.scopes)
+        limit = (
+            None
+            if principal.scopes is None
+            else scope_categories(principal.scopes, person=principal.user_pk is not None)
+        )
         for coordinate, plan in plans.items():
             if plan.decide_on(principal, limit, report=True) is not Decision.DENY:
                 identified = plan.decide_on(principal, limit, report=False)

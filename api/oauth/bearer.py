@@ -46,7 +46,8 @@ class TokenOrSession:
         scopes = frozenset(row.scope.split())
         request_id: str = request.state.request_id
         if user is not None:
-            return acting_for(user, client.public_id, scopes, request_id, ip=ip)
+            launch: int | None = row.patient_id  # type: ignore[attr-defined]
+            return acting_for(user, client.public_id, scopes, request_id, ip=ip, launch=launch)
         # A client acting for itself (client_credentials): its role, over its organization.
         organization_pk: int = client.organization_id  # type: ignore[attr-defined]
         return Principal(
@@ -63,8 +64,15 @@ class TokenOrSession:
 
 
 def acting_for(
-    user: User, client: str, scopes: frozenset[str], request_id: str, *, ip: str | None = None
+    user: User,
+    client: str,
+    scopes: frozenset[str],
+    request_id: str,
+    *,
+    ip: str | None = None,
+    launch: int | None = None,
 ) -> Principal:
     """A third-party app (`client`, its public id) acting for a user: the user's role and rows,
-    the app's scopes."""
-    return replace(user_principal(user, request_id, ip=ip), client=client, scopes=scopes)
+    the app's scopes, and the SMART launch patient (`launch`, its database key) if any."""
+    principal = user_principal(user, request_id, ip=ip)
+    return replace(principal, client=client, scopes=scopes, launch_patient_pk=launch)

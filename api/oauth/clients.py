@@ -25,7 +25,8 @@ from api.oauth.store import SECRET_METHODS, client_actor
 from audit.events import Actor, OAuthEvent, record_event
 from models import AccessToken, ClientAuthMethod, OAuthClient, Organization, TokenFamily
 from permissions.roles import Role
-from permissions.scopes import ALL_SCOPES
+from permissions.scopes import ALL_SCOPES, check_scopes
+from permissions.smart import ScopeError, request_error
 
 DEFAULT_ROLE = Role.BILLING
 """A partner system's default policy row: identifiers, demographics and diagnoses, no notes
@@ -92,6 +93,20 @@ def _public_jwk(registration: Registration) -> str | None:
     return json.dumps(key.as_dict(private=False))
 
 
+def _check_scopes(registration: Registration) -> None:
+    """phigate scopes, or SMART scopes within the grant's context (permissions/smart.py)."""
+    if not registration.scopes:
+        raise ClientError(f"scopes must be some of: {', '.join(ALL_SCOPES)}, or SMART scopes")
+    try:
+        check_scopes(registration.scopes)
+    except ScopeError as error:
+        raise ClientError(str(error)) from None
+    person = registration.grant is Grant.AUTHORIZATION_CODE
+    outside = request_error(registration.scopes, person=person)
+    if outside is not None:
+        raise ClientError(outside)
+
+
 def _check_public(registration: Registration) -> None:
     """A public client proves nothing about itself: it may act only for a consenting user,
     with PKCE binding each code to the app instance that asked for it."""
@@ -123,9 +138,7 @@ async def create_client(
     """`actor`: the admin registering it over GraphQL; the command line records the client."""
     if not 1 <= len(registration.name) <= MAX_NAME:
         raise ClientError(f"name must be 1 to {MAX_NAME} characters")
-    unknown = set(registration.scopes) - set(ALL_SCOPES)
-    if not registration.scopes or unknown:
-        raise ClientError(f"scopes must be some of: {', '.join(ALL_SCOPES)}")
+    _check_scopes(registration)
     if registration.allowed_networks:
         try:
             parse_networks(registration.allowed_networks)

@@ -17,6 +17,7 @@ from api.auth import AuthRejected, challenge, client_ip
 from api.auth.sessions import Sessions, actor_of
 from api.decoding import form_pairs, is_json, json_body, parse_form
 from api.oauth.bridge import in_thread
+from api.oauth.launch import launch_choices, launch_patient
 from api.oauth.server import (
     AUTH_METHODS,
     CLIENT_ASSERTION_ALGS,
@@ -27,12 +28,14 @@ from api.oauth.server import (
 )
 from api.oauth.service import OAuth
 from api.oauth.signing import ALG
+from api.oauth.smart_metadata import smart_configuration
 from api.oauth.store import Origin, client_actor
 from api.web.consent import consent_page
 from api.web.pages import signed_in
 from audit.events import Actor, OAuthEvent
 from models import User
 from permissions.scopes import ALL_SCOPES
+from permissions.smart import LaunchScope, supported_scopes
 
 FORM = "application/x-www-form-urlencoded"
 MAX_PARAMETERS = 30
@@ -73,6 +76,7 @@ class OAuthRoutes:
             ("/oauth/revoke", self.revoke, ["POST"]),
             ("/.well-known/jwks.json", self.jwks, ["GET"]),
             ("/.well-known/oauth-authorization-server", self.metadata, ["GET"]),
+            ("/.well-known/smart-configuration", self.smart_configuration, ["GET"]),
         ]
         return [Route(path, _guarded(fn), methods=methods) for path, fn, methods in endpoints]
 
@@ -151,20 +155,23 @@ class OAuthRoutes:
             grant = await in_thread(self.oauth.server.get_consent_grant, request, user)
         except OAuth2Error as error:
             return _respond(*self.oauth.server.handle_error_response(request, error))
+        scopes = scope_to_list(request.scope)
+        choices = None
+        if LaunchScope.LAUNCH_PATIENT.value in scopes:
+            choices = await launch_choices(user, request.origin.request_id)
         if browser:
-            return consent_page(grant.client.row.name, scope_to_list(request.scope), query)
-        return JSONResponse(
-            {
-                "client": {
-                    "client_id": grant.client.get_client_id(),
-                    "name": grant.client.row.name,
-                },
-                "scopes": scope_to_list(request.scope),
-                "redirect_uri": grant.redirect_uri,
-                "state": request.payload.state,
-                "user": user.public_id,
-            }
-        )
+            return consent_page(grant.client.row.name, scopes, query, choices)
+        consent = {
+            "client": {"client_id": grant.client.get_client_id(), "name": grant.client.row.name},
+            "scopes": scopes,
+            "redirect_uri": grant.redirect_uri,
+            "state": request.payload.state,
+            "user": user.public_id,
+        }
+        if choices is not None:
+            # The decision must name one of them (or another patient in the user's rows).
+            consent["launch"] = {"patients": choices}
+        return JSONResponse(consent)
 
     async def consent(self, http: HttpRequest) -> Response:
         """The user's decision (JSON: the authorization request's parameters plus `decision`,
@@ -178,12 +185,15 @@ class OAuthRoutes:
         decision = body.pop("decision", None)
         if decision not in {"approve", "deny"}:
             raise BadRequest("decision_must_be_approve_or_deny")
+        chosen = body.pop("patient", None)
         request = self._request(http, [], list(body.items()))
         try:
             grant = await in_thread(self.oauth.server.get_consent_grant, request, user)
         except OAuth2Error as error:
             return _respond(*self.oauth.server.handle_error_response(request, error))
         approved = decision == "approve"
+        if approved:
+            request.launch_patient = await self._launch(request, user, chosen)
         event = OAuthEvent.CONSENT_GRANTED if approved else OAuthEvent.CONSENT_DENIED
         await self.oauth.store.audit(
             event, actor_of(user), grant.client.get_client_id(), request.origin
@@ -200,6 +210,24 @@ class OAuthRoutes:
             return JSONResponse({"redirect_to": location})
         return _respond(status, content, headers)
 
+    async def _launch(self, request: Request, user: User, chosen: str | None) -> int | None:
+        """The patient picked for `launch/patient`: one in the user's rows, and only when the
+        app asked for a launch patient."""
+        wanted = LaunchScope.LAUNCH_PATIENT.value in scope_to_list(request.scope)
+        if not wanted:
+            if chosen is not None:
+                raise BadRequest("patient_given_without_launch_patient")
+            return None
+        if not chosen:
+            raise BadRequest("launch_patient_required")
+        patient = await launch_patient(user, request.origin.request_id, chosen)
+        if patient is None:
+            raise BadRequest("launch_patient_not_found")
+        return patient
+
+    async def smart_configuration(self, _: HttpRequest) -> Response:
+        return JSONResponse(smart_configuration(self.issuer))
+
     async def jwks(self, _: HttpRequest) -> Response:
         await self.oauth.keys.ready()
         return JSONResponse(self.oauth.keys.jwks())
@@ -214,7 +242,7 @@ class OAuthRoutes:
                 "jwks_uri": f"{issuer}/.well-known/jwks.json",
                 "introspection_endpoint": f"{issuer}/oauth/introspect",
                 "revocation_endpoint": f"{issuer}/oauth/revoke",
-                "scopes_supported": list(ALL_SCOPES),
+                "scopes_supported": [*ALL_SCOPES, *supported_scopes()],
                 "response_types_supported": ["code"],
                 "grant_types_supported": _GRANT_TYPES,
                 "code_challenge_methods_supported": [PKCE_METHOD],

@@ -14,11 +14,13 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     OAuth2Error,
     OAuth2Payload,
     OAuth2Request,
     grants,
 )
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -30,10 +32,21 @@ from joserfc.jwk import Key
 
 from api.auth.tokens import new_token
 from api.oauth.bridge import wait
-from api.oauth.store import ASSERTION_LEEWAY, Client, Code, Issued, OAuthStore, Origin, Refresh
+from api.oauth.id_tokens import fhir_user, mint_id_token
+from api.oauth.store import (
+    ASSERTION_LEEWAY,
+    Client,
+    Code,
+    Issued,
+    Launch,
+    OAuthStore,
+    Origin,
+    Refresh,
+)
 from api.oauth.tokens import AccessTokens
 from models import ClientAuthMethod, User
-from permissions.scopes import ALL_SCOPES
+from permissions.scopes import ALL_SCOPES, check_scopes
+from permissions.smart import LaunchScope, ScopeError, request_error
 
 AUTH_METHODS = [method.value for method in ClientAuthMethod]
 """Token endpoint: each client by the method it was registered with (Client.check_endpoint_
@@ -47,6 +60,8 @@ and ending a token is always safe."""
 CLIENT_ASSERTION_ALGS = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"]
 """Asymmetric only: a client assertion is checked against the client's public key."""
 PKCE_METHOD = "S256"
+MAX_NONCE = 255
+"""The `oauth_authorization_code.nonce` column's length."""
 
 
 class NetworkNotAllowed(OAuth2Error):  # type: ignore[misc]
@@ -90,6 +105,8 @@ class Request(OAuth2Request):  # type: ignore[misc]
         self._form = dict(form)
         self.origin = origin
         self.ip = ip
+        self.launch_patient: int | None = None
+        """The patient the user picked on the consent page (`launch/patient`)."""
 
     @property
     def args(self) -> dict[str, str]:
@@ -107,6 +124,7 @@ class Server(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, store: OAuthStore, tokens: AccessTokens, issuer: str) -> None:
         super().__init__(scopes_supported=list(ALL_SCOPES))
         self.store = store
+        self.fhir_base = f"{issuer}/fhir"
         self.register_token_generator(
             "default",
             BearerTokenGenerator(
@@ -141,6 +159,34 @@ class Server(AuthorizationServer):  # type: ignore[misc]
             # A concurrent request spent the same code or refresh token first: the minted
             # token was never stored, so it authenticates nothing.
             raise InvalidGrantError()
+        self._launch_context(token, request)
+
+    def _launch_context(self, token: dict[str, Any], request: Request) -> None:
+        """SMART additions to the token response: the launch patient's public id, and an
+        id_token (with `openid`) naming the user, with `fhirUser` if asked for."""
+        held: Code | Refresh | None = request.authorization_code or request.refresh_token
+        patient = None if held is None else held.launch_patient()
+        if patient is not None:
+            token["patient"] = patient.public_id
+        scopes = scope_to_list(token.get("scope")) or []
+        user: User | None = request.user
+        if user is None or LaunchScope.OPENID.value not in scopes:
+            return
+        who = None
+        if LaunchScope.FHIR_USER.value in scopes:
+            who = wait(fhir_user, user, self.fhir_base)
+        nonce = held.row.nonce if isinstance(held, Code) else None
+        token["id_token"] = mint_id_token(
+            self.tokens, request.client.get_client_id(), user, nonce, who
+        )
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        """Every scope a phigate scope or a grantable SMART scope (smart.py's grammar); a
+        refusal names the scope and why."""
+        try:
+            check_scopes(scope_to_list(scope) or [])
+        except ScopeError as error:
+            raise InvalidScopeError(description=str(error)) from None
 
     def authenticate_client(
         self, request: Request, methods: list[str], endpoint: str = "token"
@@ -170,20 +216,41 @@ class _Stored:
         return self.server.store
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+class _SmartContexts:
+    """SMART scopes are granted only in their context: patient/, user/ and launch scopes to
+    an app a user consents to, system/ scopes to a client acting for itself."""
+
+    request: Request
+    server: Server
+    PERSON: ClassVar[bool]
+
+    def validate_requested_scope(self) -> None:
+        scope = self.request.payload.scope
+        self.server.validate_requested_scope(scope)
+        error = request_error(scope_to_list(scope) or [], person=self.PERSON)
+        if error is not None:
+            raise InvalidScopeError(description=error)
+
+
+class ClientCredentialsGrant(_SmartContexts, grants.ClientCredentialsGrant):  # type: ignore[misc]
     # A public client is never registered for this grant; and were it, it could not use it.
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
+    PERSON = False
 
 
-class AuthorizationCodeGrant(_Stored, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeGrant(_Stored, _SmartContexts, grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    PERSON = True
 
     def save_authorization_code(self, code: str, request: Request) -> None:
         data = request.payload.data
+        nonce = data.get("nonce")
+        if nonce is not None and len(nonce) > MAX_NONCE:
+            raise InvalidRequestError(f"'nonce' may be at most {MAX_NONCE} characters")
         wait(
             self.store.save_code, code, request.client, request.user,
             request.payload.redirect_uri, request.scope, data["code_challenge"],
-            data["code_challenge_method"],
+            data["code_challenge_method"], Launch(request.launch_patient, nonce),
         )  # fmt: skip
 
     def query_authorization_code(self, code: str, client: Client) -> Code | None:

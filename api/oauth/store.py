@@ -35,11 +35,13 @@ from models import (
     ClientAssertion,
     ClientAuthMethod,
     OAuthClient,
+    Patient,
     RefreshToken,
     TokenFamily,
     User,
 )
 from models.compiled import CompiledQueries
+from permissions.smart import covers
 
 SECRET_METHODS = frozenset({ClientAuthMethod.SECRET_BASIC, ClientAuthMethod.SECRET_POST})
 """Client authentication by a shared secret (256 random bits; only its hash is stored)."""
@@ -75,9 +77,11 @@ class Client(ClientMixin):  # type: ignore[misc]
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """Asking for a scope the client is not registered for refuses the request (None)
-        rather than silently narrowing it; asking for none means all registered scopes."""
+        rather than silently narrowing it; asking for none means all registered scopes. A
+        SMART scope may be asked for narrower than registered (smart.covers)."""
         requested = set(scope_to_list(scope) or self.scopes)
-        return list_to_scope(sorted(requested)) if requested <= self.scopes else None
+        allowed = all(name in self.scopes or covers(self.scopes, name) for name in requested)
+        return list_to_scope(sorted(requested)) if allowed else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris
@@ -108,6 +112,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return not networks or within(ip, parse_networks(networks))
 
 
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What a SMART authorization request carries beyond OAuth2: the launch patient the user
+    picked (`launch/patient`) and the OpenID Connect nonce."""
+
+    patient_pk: int | None = None
+    nonce: str | None = None
+
+
 class Code(AuthorizationCodeMixin):  # type: ignore[misc]
     def __init__(self, row: AuthorizationCode) -> None:
         self.row = row
@@ -119,6 +132,9 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_scope(self) -> str:
         return self.row.scope
+
+    def launch_patient(self) -> Patient | None:
+        return self.row.patient
 
 
 class Refresh(TokenMixin):  # type: ignore[misc]
@@ -133,6 +149,9 @@ class Refresh(TokenMixin):  # type: ignore[misc]
 
     def get_scope(self) -> str:
         return self.family.scope
+
+    def launch_patient(self) -> Patient | None:
+        return self.family.patient
 
 
 @dataclass(slots=True)
@@ -197,7 +216,7 @@ class OAuthStore:
 
     async def save_code(
         self, code: str, client: Client, user: User, redirect_uri: str | None, scope: str,
-        challenge: str, method: str,
+        challenge: str, method: str, launch: Launch,
     ) -> None:  # fmt: skip
         now = self.clock.now()
         await AuthorizationCode.create(
@@ -208,6 +227,8 @@ class OAuthStore:
             scope=scope,
             code_challenge=challenge,
             code_challenge_method=method,
+            patient_id=launch.patient_pk,
+            nonce=launch.nonce,
             created_at=now,
             expires_at=now + CODE_LIFETIME,
         )
@@ -218,7 +239,7 @@ class OAuthStore:
         presented again, revokes what it bought."""
         row = await AuthorizationCode.get_or_none(
             code_hash=digest(code), client_id=client.row.id
-        ).select_related("user")
+        ).select_related("user", "patient")
         if row is None:
             return None
         if row.used_at is not None:
@@ -239,7 +260,7 @@ class OAuthStore:
         tokens are saved). A spent one presented again is reuse: the whole family is revoked."""
         row = await RefreshToken.get_or_none(
             token_hash=digest(token), family__client_id=client.row.id
-        ).select_related("family", "family__user")
+        ).select_related("family", "family__user", "family__patient")
         if row is None:
             return None
         family = row.family
@@ -312,6 +333,7 @@ class OAuthStore:
                     client_id=client.row.id,
                     user_id=code.row.user_id,  # type: ignore[attr-defined]
                     scope=claims["scope"],
+                    patient_id=code.row.patient_id,  # type: ignore[attr-defined]
                     created_at=now,
                     expires_at=now + self.refresh_lifetime,
                 )
@@ -326,6 +348,7 @@ class OAuthStore:
                 user_id=None if user is None else user.id,
                 family=family,
                 scope=claims["scope"],
+                patient_id=None if family is None else family.patient_id,  # type: ignore[attr-defined]
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
