@@ -24,14 +24,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from api.tls import ensure_self_signed
+from audit.events import Actor, AuthEvent, record_event
 from tests.browser import demo_logins
 from tests.helpers import debian_tool
 from tests.live import LiveServer, free_port, live_server, sign_in
@@ -420,3 +423,40 @@ def _wait_for(condition: Any, seconds: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def faketime() -> str:
+    """Debian's libfaketime: one process's clock set apart from the others'."""
+    return debian_tool("faketime", "faketime")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_host_whose_clock_runs_ahead_seals_no_row_yet_to_settle(
+    app: Starlette, database_url: str, master_key: str, tmp_path: Path, faketime: str
+) -> None:
+    """Rows settle by the database's clock: a sealer on a host an hour ahead takes none of the
+    rows the database recorded within the settle window (it could seal past a lower id still
+    being inserted, and `audit verify` would then call that row inserted)."""
+    for n in range(3):
+        await record_event(
+            AuthEvent.LOGIN_FAILED, Actor(), at=datetime.now(UTC), request_id=f"r{n}", ip=None
+        )
+    env = {
+        **os.environ,
+        "PHIGATE_DATABASE_URL": database_url,
+        "PHIGATE_MASTER_KEY": master_key,
+        "PHIGATE_DATA_DIR": str(tmp_path),
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    seal = [sys.executable, "-m", "api.cli", "audit", "seal"]
+
+    def run(*command: str, settle: int) -> str:
+        done = subprocess.run(
+            command, env={**env, "PHIGATE_AUDIT_SETTLE_SECONDS": str(settle)},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    assert run(faketime, "-f", "+1h", *seal, settle=60) == "sealed 0 audit rows"
+    assert run(*seal, settle=0) == "sealed 3 audit rows"  # they were there to be sealed
