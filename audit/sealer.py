@@ -3,7 +3,8 @@
 Which rows are safe to seal: ids come from a sequence, so with concurrent writers a slow
 insert could commit after a row with a higher id. The sealer therefore seals only a prefix of
 the unsealed rows (in id order) whose `recorded_at` (the database's clock at insert) is older
-than the settle window: a row with a lower id that is still uncommitted would need an insert
+than the settle window, by the database's clock (hosts' clocks may differ from it and from
+each other): a row with a lower id that is still uncommitted would need an insert
 statement open for longer than that window. Read records are single autocommit statements; a
 write's record commits with its write (audit/writes.py), a transaction of a few statements,
 far shorter than the window. If one ever were not, `audit verify` would name that row as
@@ -78,11 +79,20 @@ async def _locked(connection: BaseDBAsyncClient) -> bool:
     return bool(rows[0]["ok"])
 
 
+async def _database_now(connection: BaseDBAsyncClient) -> datetime:
+    """The database's clock, which wrote `recorded_at`: a host's clock running ahead of it
+    would take rows as settled early, and seal past a row still being inserted."""
+    rows = await connection.execute_query_dict("SELECT CURRENT_TIMESTAMP AS now")
+    now = rows[0]["now"]
+    # SQLite answers text, in UTC.
+    return as_utc(now if isinstance(now, datetime) else datetime.fromisoformat(now))
+
+
 async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> int:
-    cutoff = datetime.now(UTC) - settle
     async with in_transaction() as connection:
         if not await _locked(connection):
             return 0
+        cutoff = await _database_now(connection) - settle
         head = await AuditSeal.all().using_db(connection).order_by("-batch").first()
         pending = AuditEvent.all().using_db(connection)
         if head is not None:

@@ -28,7 +28,13 @@ from api.settings import Environment, Settings
 from crypto.keyring import Keyring
 from tests.helpers import ManualClock, TestAuthenticator, debian_tool
 from tests.log_capture import LeakScan, scanning, world_values
-from tests.pgcluster import find_bin_dir, throwaway_cluster
+from tests.pgcluster import (
+    database_from_template,
+    drop_database,
+    find_bin_dir,
+    throwaway_cluster,
+    with_database,
+)
 from tests.world import World, build_world
 
 BACKENDS = ("sqlite", "postgres")
@@ -52,10 +58,6 @@ def pg_admin_url() -> Iterator[str | None]:
         yield admin_url
 
 
-def _with_db(admin_url: str, name: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
@@ -75,7 +77,7 @@ def pg_template(pg_admin_url: str | None) -> str | None:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
-        await db.migrate(_with_db(pg_admin_url, name))
+        await db.migrate(with_database(pg_admin_url, name))
 
     asyncio.run(build())
     return name
@@ -97,18 +99,9 @@ async def database_url(
         return
     if pg_admin_url is None or pg_template is None:
         pytest.skip("PostgreSQL unavailable (set PHIGATE_TEST_DATABASE_URL or install it)")
-    name = f"t_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    finally:
-        await admin.close()
-    yield _with_db(pg_admin_url, name)
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await database_from_template(pg_admin_url, pg_template)
+    yield url
+    await drop_database(pg_admin_url, url)
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def live_server(
-    env: dict[str, str], data_dir: Path, *args: str, port: int | None = None
+    env: dict[str, str],
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    own_group: bool = False,
 ) -> Iterator[LiveServer]:
+    """`own_group`: the server and its workers in a process group of their own, as a host's
+    are: killing the group (`os.killpg`) is the host going down."""
     port = port or free_port()
     # A file, not a pipe: nobody reads a pipe while the server runs, and a full pipe would
     # block the server's logging (and so the server).
@@ -53,6 +59,7 @@ def live_server(
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=own_group,
         )
     server = LiveServer(f"https://127.0.0.1:{port}", process, data_dir / "tls-cert.pem")
     try:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import asyncpg
 
 BIN_DIRS = (
     "/usr/lib/postgresql/15/bin",
@@ -120,3 +123,27 @@ def throwaway_database() -> Iterator[str]:
             capture_output=True,
         )
         yield admin_url.rsplit("/", 1)[0] + "/phigate"
+
+
+def with_database(admin_url: str, name: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def database_from_template(admin_url: str, template: str) -> str:
+    """A new database copied from the migrated `template`; its URL."""
+    name = f"t_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await admin.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    """Drop the database at `url`, whoever is still connected to it."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
