@@ -27,6 +27,7 @@ from models.keystore import load_keyring
 from ops.audit import OPERATOR, operation_id, record_operation
 from ops.progress import Progress
 from permissions.decisions import Access
+from permissions.errors import PhigateError
 from permissions.principal import Principal
 from permissions.roles import Purpose, Role
 from schema.build import build_schema
@@ -125,4 +126,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     except CryptoError as exc:
         print(f"phigate: import: {key_failure(exc)}", file=sys.stderr)
+        return 2
+    except PhigateError as exc:
+        # The audit trail could not be written: the import stopped, this patient unwritten.
+        print(f"phigate: import stopped: {exc}", file=sys.stderr)
         return 2

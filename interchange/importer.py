@@ -199,16 +199,19 @@ class _Run:
         return list(groups.values())
 
     async def run(self, group: _Group, dry_run: bool) -> None:
+        if group.patient is None and not await self._existing([group.key]):
+            # Entries whose subject is nobody read here nor imported before: nothing to check.
+            self.report.problems += [
+                entry.problem(f"{entry.type}.subject: references no patient of this import")
+                for entry in group.entries
+            ]
+            return
         records: list[tuple[Entry, Record]] = []
         for entry in [group.patient, *group.entries] if group.patient else group.entries:
             records += self._records(group, entry)
-        existing = await self._existing([group.key, *(r.key for _, r in records)])
+        linked = [self._encounter_key(r.encounter) for _, r in records if r.encounter]
+        existing = await self._existing([group.key, *(r.key for _, r in records), *linked])
         known = existing.get(group.key)
-        if group.patient is None and known is None:
-            for entry in group.entries:
-                group.problems.append(
-                    entry.problem(f"{entry.type}.subject: references no patient of this import")
-                )
         new = [(e, r) for e, r in records if r.key not in existing]
         for _, record in records:
             if record.key in existing:
@@ -291,11 +294,14 @@ class _Run:
             tuple((_camel(c), f"{target.name}.{_camel(c)}") for c in values),
         )
         authorized = await self.writer(WRITERS[record.kind]).authorize(change, None)
-        encounter = None
-        if record.encounter is not None:
-            resolved = self.references.resolve(record.encounter)
-            encounter = bundles.source_key(resolved) if resolved is not None else record.encounter
+        encounter = None if record.encounter is None else self._encounter_key(record.encounter)
         return _Planned(entry, record, row, authorized, values, encounter)
+
+    def _encounter_key(self, reference: str) -> str:
+        """The source key of a referenced encounter: one read in this run, or as referenced
+        (one an earlier run imported, or nothing)."""
+        resolved = self.references.resolve(reference)
+        return (bundles.source_key(resolved) if resolved is not None else None) or reference
 
     async def _commit(
         self,
@@ -326,6 +332,7 @@ class _Run:
         except IntegrityError:
             # The one unique value a new patient can collide on is its MRN.
             self.report.created.subtract(p.record.kind for p in planned)
+            self.report.created = +self.report.created
             self.report.patients -= 1
             self.report.failed_patients += 1
             first = group.patient or planned[0].entry
