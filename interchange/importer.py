@@ -230,10 +230,9 @@ class _Run:
                 group.problems.append(entry.problem(str(exc)))
         encounters = {p.record.key for p in planned if p.record.kind == "Encounter"}
         for plan in planned:
-            linked = plan.encounter
-            if linked is not None and not (
-                linked in encounters
-                or (linked in existing and existing[linked].patient == patient_public)
+            to = plan.encounter
+            if to is not None and not (
+                to in encounters or (to in existing and existing[to].patient == patient_public)
             ):
                 group.problems.append(
                     plan.entry.problem("encounter: references no encounter of this patient")
