@@ -16,6 +16,7 @@ from api import (
     cli_backup,
     cli_clients,
     cli_documents,
+    cli_import,
     cli_keys,
     cli_organizations,
     cli_users,
@@ -146,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_users.add_parser(sub)
     cli_organizations.add_parser(sub)
     cli_documents.add_parser(sub)
+    cli_import.add_parser(sub)
     sub.add_parser("schema", help="print the GraphQL schema (SDL, with the @phi marks)")
     return parser
 
@@ -185,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_organizations.run(settings, args)
         elif args.command == "documents":
             return cli_documents.run(settings, args)
+        elif args.command == "import":
+            return cli_import.run(settings, args)
         elif args.command == "schema":
             # The schema as served: what a client's code generator reads.
             sys.stdout.write(build_schema(settings.limits).as_str() + "\n")

@@ -41,7 +41,7 @@ class AuthEvent(StrEnum):
 
 
 class OpsEvent(StrEnum):
-    """Key and backup operations run from the `phigate` command line."""
+    """Key, backup and import operations run from the `phigate` command line."""
 
     KEY_ROTATED = "KEY_ROTATED"
     KEY_REENCRYPTED = "KEY_REENCRYPTED"
@@ -49,6 +49,8 @@ class OpsEvent(StrEnum):
     BACKUP_CREATED = "BACKUP_CREATED"
     BACKUP_VERIFIED = "BACKUP_VERIFIED"
     BACKUP_RESTORED = "BACKUP_RESTORED"
+    RECORDS_IMPORTED = "RECORDS_IMPORTED"
+    """`phigate import`: one per run, with its counts (each record has its own write record)."""
 
 
 class OAuthEvent(StrEnum):

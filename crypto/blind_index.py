@@ -12,6 +12,7 @@ class IndexKind(Enum):
     SSN = "ssn"
     MRN = "mrn"
     EMAIL = "email"
+    FHIR_SOURCE = "fhir_source"
 
 
 def _digits(value: str) -> str:
@@ -30,6 +31,8 @@ NORMALIZERS: dict[IndexKind, Callable[[str], str]] = {
     IndexKind.SSN: _digits,
     IndexKind.MRN: _upper_compact,
     IndexKind.EMAIL: _email,
+    # A source key (`Observation/abc`) is compared exactly as the source wrote it.
+    IndexKind.FHIR_SOURCE: str.strip,
 }
 
 

@@ -19,3 +19,10 @@ SOCIAL_SECURITY_NUMBER: Final = "SS"
 # meta.security labels of an element left out by a decision (HL7 ObservationValue "REDACTED").
 SECURITY_OBSERVATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 REDACTED: Final = "REDACTED"
+
+# Import (interchange/inbound.py).
+ENCOUNTER_CLASS: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+SNOMED_PREFIX: Final = "SNOMED:"
+"""A diagnosis coded in SNOMED CT (Synthea's conditions) is stored as `SNOMED:44054006`; an
+ICD-10-CM code is stored bare, as the API writes it."""
+US_COUNTRIES: Final = frozenset({"US", "USA", "UNITED STATES"})

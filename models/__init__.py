@@ -31,6 +31,7 @@ from models.revisions import (
     ObservationRevision,
     PatientRevision,
 )
+from models.sources import FhirSource
 
 __all__ = [
     "AccessToken",
@@ -52,6 +53,7 @@ __all__ = [
     "EncounterKind",
     "EntryStatus",
     "ExportWindow",
+    "FhirSource",
     "IdempotencyKey",
     "KeyPurpose",
     "OAuthClient",

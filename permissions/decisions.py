@@ -32,7 +32,7 @@ from crypto.blind_index import IndexKind, blind_index
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed
-from models import Patient
+from models import FhirSource, Patient
 from permissions import aggregate as aggregates
 from permissions import report_pages
 from permissions.deidentify import SAFE_HARBOR, report_date, reported_age
@@ -412,6 +412,18 @@ class Access:
             raise NotFound()
         pk, public_id, organization_pk = found[0]
         return PatientRef(pk, public_id, organization_pk)
+
+    async def imported(self, organization_pk: int, keys: Iterable[str]) -> dict[str, FhirSource]:
+        """The records an earlier import wrote from these source keys (`Observation/abc`) in
+        one organization, by key: found by blind index alone, nothing opened (what makes an
+        import idempotent)."""
+        by_index = {blind_index(self._keyring, IndexKind.FHIR_SOURCE, key): key for key in keys}
+        if not by_index:
+            return {}
+        found = await FhirSource.filter(
+            organization_id=organization_pk, key_index__in=list(by_index)
+        )
+        return {by_index[row.key_index]: row for row in found}
 
     def seal(self, row: Any, **values: str | None) -> None:
         """Seals what a caller states into a row (`row.seal`), under the current data key."""

@@ -24,7 +24,8 @@ _ZIP = re.compile(r"\d{5}(-\d{4})?")
 # NANP (area and exchange codes start 2-9) with the usual separators, or E.164.
 _PHONE = re.compile(r"(\+1[ -]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}|\+[1-9]\d{7,14}")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_MRN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,19}")
+# Up to 64: EHR exports (Synthea among them) use UUIDs, 36 characters, as record numbers.
+_MRN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,63}")
 _ICD10CM = re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?")
 _LOINC = re.compile(r"(\d{1,5})-(\d)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -106,7 +107,7 @@ ssn = _shaped(_SSN, "a Social Security number, NNN-NN-NNNN")
 zip_code = _shaped(_ZIP, "a ZIP code, NNNNN or NNNNN-NNNN")
 phone = _shaped(_PHONE, "a phone number: 10 digits (NANP) or +E.164")
 email = _shaped(_EMAIL, "an email address", limit=254)
-mrn = _shaped(_MRN, "a medical record number: 4 to 20 letters, digits or dashes")
+mrn = _shaped(_MRN, "a medical record number: 4 to 64 letters, digits or dashes")
 icd10cm = _shaped(_ICD10CM, "an ICD-10-CM code (A00.0 shape, capital letters)")
 
 PATIENT: Mapping[str, Check] = MappingProxyType(

@@ -78,3 +78,9 @@ def test_mixed_load_runs(wrk: str) -> None:
         assert answered > 0, out
         assert answered <= recorded <= answered + 5, out
     assert out.count("records without a write 0") == 2, out
+
+
+def test_fhir_import_runs(database_url: str) -> None:
+    out = _bench("bench.fhir_import", "--patients", "3", "--database-url", database_url)
+    assert "3 patients, 36 resources, 33 records" in out
+    assert re.search(r"import / control time per record: \d+\.\d\dx", out), out

@@ -194,7 +194,7 @@ async def test_server_owned_fields_are_not_in_any_input(
         ("phone", "12345", "must be a phone number: 10 digits (NANP) or +E.164"),
         ("email", "theo@", "must be an email address"),
         ("givenName", "x" * 101, "must be at most 100 characters"),
-        ("mrn", "M!", "must be a medical record number: 4 to 20 letters, digits or dashes"),
+        ("mrn", "M!", "must be a medical record number: 4 to 64 letters, digits or dashes"),
     ],
 )
 async def test_a_bad_value_names_its_path_and_never_echoes_it(
