@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0016_passkeys')]
+    dependencies = [('phigate', '0017_fhir_sources')]
 
     initial = False
 
