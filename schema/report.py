@@ -50,7 +50,9 @@ class ReportPatientConnection:
 
 @strawberry.type(description="One cell of an aggregate; a dimension not grouped by is null.")
 class AggregateCell:
-    diagnosis: str | None = strawberry.field(description="ICD-10-CM code.")
+    diagnosis: str | None = strawberry.field(
+        description="ICD-10-CM code, or `SNOMED:<concept id>` for a SNOMED CT-coded import."
+    )
     age_band: str | None = strawberry.field(description="`0-9` ... `80-89`, `90+`.")
     zip3: str | None = strawberry.field(description="First three ZIP digits; `000` if sparse.")
     year: str | None = strawberry.field(description="Year the diagnosis was recorded.")

@@ -64,7 +64,11 @@ class Diagnosis(ClinicalEntry):
     row: strawberry.Private[models.Diagnosis]
     subject: strawberry.Private[Subject]
 
-    code: str | None = phi(Category.DIAGNOSIS, column="code", description="ICD-10-CM code.")
+    code: str | None = phi(
+        Category.DIAGNOSIS,
+        column="code",
+        description="ICD-10-CM code, or `SNOMED:<concept id>` for a SNOMED CT-coded import.",
+    )
     description: str | None = phi(Category.DIAGNOSIS, column="description")
     recorded_date: PartialDate | None = phi(
         Category.DATE, column="recorded_date", write=(Role.PHYSICIAN,)
