@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api import db
 from api.keys import key_provider
 from api.settings import Settings
 from api.startup import key_failure
+from audit.partitions import ensure_partitions
 from audit.sealer import seal_pending
 from audit.verify import verify_chain
 from crypto.errors import CryptoError
 from models.keystore import load_audit_keys
+from ops.progress import Progress
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,26 +29,37 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="seal rows recorded at least this many seconds ago (PHIGATE_AUDIT_SETTLE_SECONDS)",
     )
-    commands.add_parser("verify", help="check the chain and every sealed row (never writes)")
+    verify = commands.add_parser(
+        "verify", help="check the chain and its rows sealed since the last verify (checkpoint)"
+    )
+    verify.add_argument("--full", action="store_true", help="check every batch and row again")
 
 
 async def _seal(settings: Settings, args: argparse.Namespace) -> int:
     settle = settings.audit_settle if args.settle is None else timedelta(seconds=args.settle)
     keys = await load_audit_keys(key_provider(settings))
+    await ensure_partitions(datetime.now(UTC))
     sealed = await seal_pending(keys, settle)
     print(f"sealed {sealed} audit rows")
     return 0
 
 
-async def _verify(settings: Settings, _: argparse.Namespace) -> int:
+async def _verify(settings: Settings, args: argparse.Namespace) -> int:
     keys = await load_audit_keys(key_provider(settings), create=False)
-    report = await verify_chain(keys)
+    report = await verify_chain(
+        keys,
+        full=args.full,
+        keep_checkpoint=True,
+        progress=lambda batches: Progress("verifying batches", batches),
+    )
+    checked = f"checked {report.rows_read} rows, {report.how}"
     if report.problem is not None:
-        print(f"FAILED: {report.problem}")
+        print(f"FAILED: {report.problem} ({checked})")
         return 1
     print(
         f"OK: {report.batches} batches, {report.sealed_rows} sealed rows, "
-        f"{report.unsealed_rows} not sealed yet; head digest {report.head_digest.hex()}"
+        f"{report.unsealed_rows} not sealed yet; head digest {report.head_digest.hex()} "
+        f"({checked})"
     )
     return 0
 

@@ -1,6 +1,6 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
-from models.audit import AuditEvent, AuditSeal, ExportWindow
+from models.audit import AuditCheckpoint, AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, Passkey, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import (
@@ -34,6 +34,7 @@ from models.revisions import (
 
 __all__ = [
     "AccessToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditSeal",
     "AuthSession",
