@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from audit.chain import GENESIS
 from crypto.audit_mac import AuditKeys
 from models import AuditCheckpoint
@@ -62,9 +64,12 @@ async def newest(kind: str) -> AuditCheckpoint | None:
     return await AuditCheckpoint.filter(kind=kind).order_by("-id").first()
 
 
-async def record(keys: AuditKeys, kind: str, position: Position) -> None:
+async def record(
+    keys: AuditKeys, kind: str, position: Position, using_db: BaseDBAsyncClient | None = None
+) -> None:
     version = keys.primary
     await AuditCheckpoint.create(
+        using_db=using_db,
         kind=kind,
         batch=position.batch,
         last_id=position.last_id,

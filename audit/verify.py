@@ -83,15 +83,32 @@ class Progress(Protocol):
 class SealLike(Protocol):
     """A sealed batch, from `audit_seal` or from an archive file (audit/retention.py)."""
 
-    batch: int
-    first_id: int
-    last_id: int
-    row_count: int
-    entries: bytes
-    prev_digest: bytes
-    digest: bytes
-    key_version: int
-    mac: bytes
+    @property
+    def batch(self) -> int: ...
+
+    @property
+    def first_id(self) -> int: ...
+
+    @property
+    def last_id(self) -> int: ...
+
+    @property
+    def row_count(self) -> int: ...
+
+    @property
+    def entries(self) -> bytes: ...
+
+    @property
+    def prev_digest(self) -> bytes: ...
+
+    @property
+    def digest(self) -> bytes: ...
+
+    @property
+    def key_version(self) -> int: ...
+
+    @property
+    def mac(self) -> bytes: ...
 
 
 def _row_problem(

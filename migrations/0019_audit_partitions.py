@@ -41,41 +41,63 @@ BEGIN
 END
 $$"""
 
-POSTGRES = [
-    "ALTER TABLE audit_event RENAME TO audit_event_unpartitioned",
-    "CREATE TABLE audit_event (LIKE audit_event_unpartitioned INCLUDING DEFAULTS) "
-    "PARTITION BY RANGE (at)",
-    "ALTER TABLE audit_event ADD PRIMARY KEY (id, at)",
-    # The indexes of the model (auditor's and myAccessLog's filters), on every partition.
-    "CREATE INDEX audit_event_patient_at ON audit_event (patient, at)",
-    "CREATE INDEX audit_event_actor_at ON audit_event (actor, at)",
-    PARTITIONS_FUNCTION,
-    # From the month before the oldest row (or now) to two months ahead.
-    "SELECT phigate_audit_partitions("
-    "(coalesce((SELECT min(at) FROM audit_event_unpartitioned), now()) AT TIME ZONE 'UTC'"
-    " - interval '1 month')::date, ((now() AT TIME ZONE 'UTC') + interval '2 months')::date)",
-    "INSERT INTO audit_event SELECT * FROM audit_event_unpartitioned",
-    # The id sequence belonged to the old table's column: it would be dropped with it.
-    "ALTER SEQUENCE audit_event_id_seq OWNED BY audit_event.id",
-    "DROP TABLE audit_event_unpartitioned",
-    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
-    "FOR EACH ROW EXECUTE FUNCTION phigate_append_only()",
-    "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
-    "FOR EACH STATEMENT EXECUTE FUNCTION phigate_append_only()",
-]
+# The index names are the ones Tortoise gave (0001, 0005): its reverse operations use them.
+PRIMARY_KEY = "audit_event_pkey"
+INDEXES = {"idx_audit_event_patient_fe9ef3": "patient, at", "idx_audit_event_actor_aab670": "actor, at"}
 
 
-async def partition(apps, schema_editor) -> None:
+def _rebuild(old: str, partitioned: bool) -> list[str]:
+    """audit_event as a new table (partitioned by month, or plain), the old one renamed to
+    `old`, its rows copied, the old one dropped."""
+    key = "id, at" if partitioned else "id"
+    return [
+        f"ALTER TABLE audit_event RENAME TO {old}",
+        *(f"ALTER INDEX {name} RENAME TO {old}_{n}" for n, name in enumerate([PRIMARY_KEY, *INDEXES])),
+        f"CREATE TABLE audit_event (LIKE {old} INCLUDING DEFAULTS)"
+        + (" PARTITION BY RANGE (at)" if partitioned else ""),
+        # A partitioned table's primary key must hold the partition key.
+        f"ALTER TABLE audit_event ADD CONSTRAINT {PRIMARY_KEY} PRIMARY KEY ({key})",
+        # The auditors' and myAccessLog's filters: on a partitioned table, on every partition.
+        *(f"CREATE INDEX {name} ON audit_event ({columns})" for name, columns in INDEXES.items()),
+        *(
+            [
+                PARTITIONS_FUNCTION,
+                # From the month before the oldest row (or now) to two months ahead.
+                f"SELECT phigate_audit_partitions((coalesce((SELECT min(at) FROM {old}), now()) "
+                "AT TIME ZONE 'UTC' - interval '1 month')::date, "
+                "((now() AT TIME ZONE 'UTC') + interval '2 months')::date)",
+            ]
+            if partitioned
+            else []
+        ),
+        f"INSERT INTO audit_event SELECT * FROM {old}",
+        # The id sequence belongs to the old table's column: it would be dropped with it.
+        "ALTER SEQUENCE audit_event_id_seq OWNED BY audit_event.id",
+        f"DROP TABLE {old}",
+        *([] if partitioned else ["DROP FUNCTION phigate_audit_partitions(date, date)"]),
+        "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION phigate_append_only()",
+        "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION phigate_append_only()",
+    ]
+
+
+async def _run(schema_editor, statements: list[str]) -> None:
     client = schema_editor.client
     if client.capabilities.dialect != "postgres":
         return
-    for statement in POSTGRES:
+    for statement in statements:
         # One statement at a time, as in 0008: a function body holds ';'.
         await client.execute_query(statement)
 
 
-async def refuse_unpartitioning(apps, schema_editor) -> None:
-    raise RuntimeError("0019_audit_partitions cannot be reversed: restore a backup instead")
+async def partition(apps, schema_editor) -> None:
+    await _run(schema_editor, _rebuild("audit_event_unpartitioned", partitioned=True))
+
+
+async def unpartition(apps, schema_editor) -> None:
+    """Back to one table: the months archived away stay in their archive files."""
+    await _run(schema_editor, _rebuild("audit_event_partitioned", partitioned=False))
 
 
 class Migration(migrations.Migration):
@@ -100,5 +122,5 @@ class Migration(migrations.Migration):
             options={'table': 'audit_checkpoint', 'app': 'phigate', 'pk_attr': 'id', 'table_description': 'A point of the seal chain, authenticated by an HMAC under the audit key: where `audit'},
             bases=['Model'],
         ),
-        ops.RunPython(partition, refuse_unpartitioning),
+        ops.RunPython(partition, unpartition),
     ]
