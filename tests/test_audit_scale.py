@@ -44,7 +44,7 @@ async def keys(app: Starlette, settings: Settings) -> AuditKeys:
 
 
 def _postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 async def test_incremental_verify_reads_only_new_rows_and_finds_tampering_in_them(
@@ -143,7 +143,7 @@ async def test_archive_round_trip_keeps_the_chain_verifiable_across_the_cut(
     old_at = datetime(old_month.year, old_month.month, 3, tzinfo=UTC)
     for n in range(5):
         await _record(old_at + timedelta(hours=n), n)
-    old = set(await AuditEvent.all().values_list("id", flat=True))
+    old = {row[0] for row in await AuditEvent.all().values_list("id")}
     live = [i for i in await make_records(client, world, 2) if i not in old]
     # Unsealed rows before the cut: refused, nothing written.
     with pytest.raises(RetentionError, match="not sealed"):
