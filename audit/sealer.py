@@ -66,7 +66,8 @@ async def seal_pending(keys: AuditKeys, settle: timedelta, batch_size: int = BAT
             # Another sealer appended this batch number first; its seal stands.
             return total
         total += sealed
-        if sealed < batch_size:
+        # A short batch is the settled prefix's end, or a month's (then more may follow).
+        if not sealed:
             return total
 
 

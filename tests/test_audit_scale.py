@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.applications import Starlette
-from tortoise import connections
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate as run_migrations
 
+from api import db
 from api.keys import key_provider
 from api.settings import Settings
 from audit.checkpoint import VERIFIED, Position, record
@@ -22,6 +25,7 @@ from audit.partitions import add_months, ensure_partitions, month_of
 from audit.sealer import seal_pending
 from audit.verify import Finding, Problem, verify_chain
 from crypto.audit_mac import AuditKeys
+from crypto.provider import LocalKeyProvider, decode_master_key
 from models import AuditCheckpoint, AuditEvent, AuditSeal
 from models.keystore import load_audit_keys
 from ops.audit_archive import RetentionError, archive_before, cut_of, verify_archive
@@ -168,3 +172,40 @@ async def test_archive_round_trip_keeps_the_chain_verifiable_across_the_cut(
     damaged.write_bytes(bytes(data))
     with pytest.raises(RetentionError):
         verify_archive(keys, provider, damaged)
+
+
+async def test_existing_rows_move_into_partitions_and_still_verify(
+    database_url: str, master_key: str
+) -> None:
+    """A database at 0016 with sealed audit rows over several months; 0019 partitions it
+    (PostgreSQL) and the chain verifies in full; back to 0016 the rows are all there."""
+    config = db.tortoise_config(database_url)
+    provider = LocalKeyProvider(decode_master_key(master_key))
+    await run_migrations(config=config, target="phigate.0016_passkeys")
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=config)
+    try:
+        keys = await load_audit_keys(provider)
+        for n in range(7):
+            await _record(datetime.now(UTC) - timedelta(days=40 * n), n)
+        await seal_pending(keys, NOW, batch_size=3)
+        head = await AuditSeal.all().order_by("-batch").first()
+        assert head is not None
+    finally:
+        await Tortoise.close_connections()
+    await run_migrations(config=config)
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=config)
+    try:
+        report = await verify_chain(keys, full=True)
+        assert (report.problem, report.sealed_rows) == (None, 7)
+        assert report.head_digest == bytes(head.digest)
+    finally:
+        await Tortoise.close_connections()
+    await run_migrations(config=config, target="phigate.0016_passkeys")
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=config)
+    try:
+        assert await AuditEvent.all().count() == 7
+    finally:
+        await Tortoise.close_connections()
