@@ -36,11 +36,15 @@ def _canonical_value(value: Any) -> Any:
     return value
 
 
+def canonical(row: Sequence[Any]) -> list[Any]:
+    """The row's values as they are hashed: what an archive file keeps (ops/audit_archive.py),
+    so that its rows hash as they did in the database."""
+    return [_canonical_value(v) for v in row]
+
+
 def row_hash(row: Sequence[Any]) -> bytes:
-    """`row` holds the values of `COLUMNS`, in that order."""
-    encoded = json.dumps(
-        [_canonical_value(v) for v in row], separators=(",", ":"), ensure_ascii=False
-    )
+    """`row` holds the values of `COLUMNS`, in that order (or their `canonical` form)."""
+    encoded = json.dumps(canonical(row), separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(encoded.encode()).digest()[:ROW_HASH_BYTES]
 
 

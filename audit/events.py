@@ -51,6 +51,7 @@ class OpsEvent(StrEnum):
     BACKUP_RESTORED = "BACKUP_RESTORED"
     RECORDS_IMPORTED = "RECORDS_IMPORTED"
     """`phigate import`: one per run, with its counts (each record has its own write record)."""
+    AUDIT_ARCHIVED = "AUDIT_ARCHIVED"
 
 
 class OAuthEvent(StrEnum):

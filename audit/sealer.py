@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 from audit.budget import prune_windows
 from audit.chain import COLUMNS, GENESIS, batch_digest, pack_entries, row_hash
 from audit.health import Streak
+from audit.partitions import ensure_partitions, month_of
 from crypto.audit_mac import AuditKeys
 from models import AuditEvent, AuditSeal
 from observe import metrics
@@ -66,7 +67,8 @@ async def seal_pending(keys: AuditKeys, settle: timedelta, batch_size: int = BAT
             # Another sealer appended this batch number first; its seal stands.
             return total
         total += sealed
-        if sealed < batch_size:
+        # A short batch is the settled prefix's end, or a month's (then more may follow).
+        if not sealed:
             return total
 
 
@@ -103,6 +105,10 @@ async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> in
         settled = list(takewhile(lambda row: as_utc(row[-1]) <= cutoff, rows))
         if not settled:
             return 0
+        # A batch never spans two months of `at`, so archiving whole months (audit/retention.py)
+        # cuts the chain between batches.
+        month = month_of(settled[0][1])
+        settled = list(takewhile(lambda row: month_of(row[1]) == month, settled))
         batch = head.batch + 1 if head else 1
         prev_digest = bytes(head.digest) if head else GENESIS
         first_id, last_id = settled[0][0], settled[-1][0]
@@ -132,11 +138,12 @@ async def run_sealer(
     stop: asyncio.Event,
     runs: Streak | None = None,
 ) -> None:
-    """Seal (and prune past export windows) every `interval` until `stop` is set; `runs`
-    follows how the runs go (readiness, api/health.py)."""
+    """Seal (and prune past export windows, and create the audit partitions ahead) every
+    `interval` until `stop` is set; `runs` follows how the runs go (readiness, api/health.py)."""
     runs = runs or Streak()
     while not stop.is_set():
         try:
+            await ensure_partitions(datetime.now(UTC))
             await seal_pending(keys, settle)
             await prune_windows(datetime.now(UTC))
             runs.succeeded()

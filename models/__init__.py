@@ -1,6 +1,6 @@
 """Tortoise ORM models. PHI columns are `SealedField`s: ciphertext only, never plaintext."""
 
-from models.audit import AuditEvent, AuditSeal, ExportWindow
+from models.audit import AuditCheckpoint, AuditEvent, AuditSeal, ExportWindow
 from models.auth import AuthSession, Device, Passkey, RecoveryCode, SessionStage, Throttle
 from models.break_glass import BreakGlassGrant
 from models.clinical import (
@@ -35,6 +35,7 @@ from models.sources import FhirSource
 
 __all__ = [
     "AccessToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditSeal",
     "AuthSession",

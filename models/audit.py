@@ -90,3 +90,24 @@ class ExportWindow(Model):
     class Meta:
         table = "export_window"
         unique_together = (("actor", "hour", "patient"),)
+
+
+class AuditCheckpoint(Model):
+    """A point of the seal chain, authenticated by an HMAC under the audit key: where `audit
+    verify` last found the chain sound (`verified`), or where the live chain starts after older
+    months were archived (`archived`). Rows are only ever added; the newest authentic one of a
+    kind counts (audit/checkpoint.py)."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=20)
+    batch = fields.BigIntField()
+    last_id = fields.BigIntField()
+    digest = fields.BinaryField()
+    sealed_rows = fields.BigIntField()
+    """Rows sealed up to and including `batch`, from the first batch ever."""
+    key_version = fields.IntField()
+    mac = fields.BinaryField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_checkpoint"

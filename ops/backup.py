@@ -85,7 +85,7 @@ async def _audited(settings: Deployment, event: OpsEvent, detail: str, operation
 async def create_backup(
     settings: Deployment, provider: KeyProvider, output: Path, operation: str
 ) -> Summary:
-    fd, partial = _new_archive(output)
+    fd, partial = new_archive(output)
     try:
         with os.fdopen(fd, "wb") as out:
             writer = await _start_archive(settings, provider, out, operation)
@@ -105,7 +105,7 @@ async def create_backup(
     return Summary.of(writer.header, tables)
 
 
-def _new_archive(output: Path) -> tuple[int, Path]:
+def new_archive(output: Path) -> tuple[int, Path]:
     """Open `<output>.partial` for writing, locked; refuse early if the archive already exists
     or another backup is writing it."""
     if output.exists():
