@@ -105,7 +105,7 @@ async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> in
         settled = list(takewhile(lambda row: as_utc(row[-1]) <= cutoff, rows))
         if not settled:
             return 0
-        # A batch never spans two months of `at`, so archiving whole months (audit/retention.py)
+        # A batch never spans two months of `at`, so archiving whole months (ops/audit_archive.py)
         # cuts the chain between batches.
         month = month_of(settled[0][1])
         settled = list(takewhile(lambda row: month_of(row[1]) == month, settled))

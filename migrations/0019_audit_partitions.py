@@ -101,7 +101,7 @@ async def unpartition(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('phigate', '0016_passkeys')]
+    dependencies = [('phigate', '0018_smart')]
 
     initial = False
 
