@@ -100,24 +100,69 @@ async def dump(
         raise ToolError("pg_dump failed")
 
 
-async def restore(db: PgDatabase, bin_dir: Path | None, dump_file: Path, clean: bool) -> None:
-    """pg_restore in one transaction: a failure leaves the target as it was."""
-    options = ["--clean", "--if-exists"] if clean else []
+# What a clean restore removes first, in the restore's own transaction. Not `pg_restore
+# --clean`: it drops a partitioned table's partition constraints before the table's own, which
+# PostgreSQL refuses (audit_event is partitioned by month, migrations/0019).
+_EMPTY_PUBLIC_SCHEMA = """
+DO $$
+DECLARE item record;
+BEGIN
+    FOR item IN SELECT c.oid::regclass AS name FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    LOOP
+        EXECUTE format('DROP TABLE IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+    FOR item IN SELECT c.oid::regclass AS name FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'S'
+    LOOP
+        EXECUTE format('DROP SEQUENCE IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+    FOR item IN SELECT p.oid::regprocedure AS name FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+    LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', item.name);
+    END LOOP;
+END $$;
+"""
+
+
+async def _run(*command: str, env: dict[str, str], failure: str) -> None:
     process = await asyncio.create_subprocess_exec(
-        tool("pg_restore", bin_dir),
-        "--no-owner",
-        "--no-privileges",
-        "--single-transaction",
-        "--exit-on-error",
-        *options,
-        *db.tool_args(),
-        str(dump_file),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=db.tool_env(),
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env
     )
     if await process.wait() != 0:
-        raise ToolError("pg_restore failed")
+        raise ToolError(failure)
+
+
+async def restore(db: PgDatabase, bin_dir: Path | None, dump_file: Path, clean: bool) -> None:
+    """Restore in one transaction: a failure leaves the target as it was. `clean` empties the
+    public schema first, in that same transaction."""
+    options = ("--no-owner", "--no-privileges")
+    env = db.tool_env()
+    if not clean:
+        await _run(
+            tool("pg_restore", bin_dir), *options, "--single-transaction", "--exit-on-error",
+            *db.tool_args(), str(dump_file), env=env, failure="pg_restore failed",
+        )  # fmt: skip
+        return
+    script = dump_file.with_suffix(".sql")
+    empty = dump_file.with_suffix(".empty.sql")
+    empty.write_text(_EMPTY_PUBLIC_SCHEMA)
+    try:
+        await _run(
+            tool("pg_restore", bin_dir), *options, "--file", str(script), str(dump_file),
+            env=env, failure="pg_restore failed",
+        )  # fmt: skip
+        await _run(
+            tool("psql", bin_dir), "--no-psqlrc", "--quiet", "--single-transaction",
+            "--set", "ON_ERROR_STOP=1", *db.tool_args(), "--file", str(empty),
+            "--file", str(script), env=env, failure="pg_restore failed",
+        )  # fmt: skip
+    finally:
+        script.unlink(missing_ok=True)
+        empty.unlink(missing_ok=True)
 
 
 @asynccontextmanager
