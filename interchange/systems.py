@@ -19,3 +19,11 @@ SOCIAL_SECURITY_NUMBER: Final = "SS"
 # meta.security labels of an element left out by a decision (HL7 ObservationValue "REDACTED").
 SECURITY_OBSERVATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 REDACTED: Final = "REDACTED"
+
+# Outbound (interchange/outbound.py).
+MASKED_REASON: Final = "masked"
+"""data-absent-reason code of a required element a decision left out."""
+DATA_ABSENT_REASON: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONDITION_VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+FHIR_JSON: Final = "application/fhir+json"
