@@ -16,8 +16,10 @@ UNMATCHED = "unmatched"
 
 
 def route_of(scope: Scope) -> str:
-    """The route that served the request: every phigate route is a fixed path."""
-    return str(scope["path"]) if "endpoint" in scope else UNMATCHED
+    """The route that served the request, as declared: `/fhir/Patient/{id}`, never the id."""
+    if "endpoint" not in scope:
+        return UNMATCHED
+    return str(getattr(scope.get("route"), "path", scope["path"]))
 
 
 class AccessLog:

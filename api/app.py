@@ -26,6 +26,7 @@ from api.body_limit import BodyLimit
 from api.clock import Clock, SystemClock
 from api.cors import Cors
 from api.decoding import RequestDecoding, error_response
+from api.fhir.routes import FhirRoutes
 from api.graphql import GraphQLEndpoint
 from api.headers import RequestIdAndHeaders
 from api.health import Readiness, health
@@ -124,6 +125,7 @@ def create_app(
             Route("/healthz", health),
             Route("/readyz", Readiness(settings.db_statement_timeout.total_seconds() + 1).check),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *FhirRoutes(schema, authenticate or TokenOrSession(oauth, sessions)).routes(),
             *auth.routes(),
             *PasskeyRoutes(auth).routes(),
             *OAuthRoutes(oauth, sessions).routes(),

@@ -20,9 +20,18 @@ SOCIAL_SECURITY_NUMBER: Final = "SS"
 SECURITY_OBSERVATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 REDACTED: Final = "REDACTED"
 
+ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+"""Encounter classes (AMB, IMP, EMER, VR), both ways."""
+
 # Import (interchange/inbound.py).
-ENCOUNTER_CLASS: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SNOMED_PREFIX: Final = "SNOMED:"
 """A diagnosis coded in SNOMED CT (Synthea's conditions) is stored as `SNOMED:44054006`; an
 ICD-10-CM code is stored bare, as the API writes it."""
 US_COUNTRIES: Final = frozenset({"US", "USA", "UNITED STATES"})
+
+# Outbound (interchange/outbound.py).
+MASKED_REASON: Final = "masked"
+"""data-absent-reason code of a required element a decision left out."""
+DATA_ABSENT_REASON: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+CONDITION_VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+FHIR_JSON: Final = "application/fhir+json"
