@@ -48,7 +48,12 @@ async def test_metadata_needs_no_sign_in(client: httpx.AsyncClient) -> None:
     statement = valid(await get(client, "/fhir/metadata", user=None))
     assert (statement["resourceType"], statement["fhirVersion"]) == ("CapabilityStatement", "4.0.1")
     (rest,) = statement["rest"]
-    assert rest["security"]["service"][0]["coding"][0]["code"] == "OAuth"
+    assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    # SMART clients (fhirclient among them) find the OAuth2 endpoints here.
+    (uris,) = rest["security"]["extension"]
+    endpoints = {e["url"]: e["valueUri"] for e in uris["extension"]}
+    assert endpoints["token"].endswith("/oauth/token")
+    assert endpoints["authorize"].endswith("/oauth/authorize")
     searched = {r["type"]: {p["name"] for p in r.get("searchParam", [])} for r in rest["resource"]}
     assert searched == {
         "Patient": set(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from api.oauth.smart_metadata import capability_security
 from interchange.systems import FHIR_VERSION
 
 _DATE: Final = "2026-12-02"
@@ -20,24 +21,14 @@ SEARCHES: Final = {
 
 
 def security(base: str) -> dict[str, Any]:
-    """`rest[0].security`: how a client authenticates. The OAuth2 endpoints (SMART's
-    `oauth-uris` extension, `.well-known/smart-configuration`) are added here; `base` is the
-    facade's own URL (`https://host/fhir`)."""
+    """`rest[0].security`: SMART's `oauth-uris` extension and service, on the server whose
+    facade is `base` (`https://host/fhir`)."""
     return {
+        **capability_security(base.removesuffix("/fhir")),
         "cors": True,
-        "service": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                        "code": "OAuth",
-                    }
-                ]
-            }
-        ],
         "description": (
-            "An OAuth2 bearer token (scopes patient.read and phi.*) or a phigate session; "
-            "every element is decided per field, and one left out is labelled REDACTED."
+            "An OAuth2 bearer token (SMART v2 scopes or patient.read and phi.*) or a phigate "
+            "session; every element is decided per field, and one left out is labelled REDACTED."
         ),
     }
 
