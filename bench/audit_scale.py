@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -47,7 +46,7 @@ from audit.partitions import add_months, month_of
 from audit.sealer import BATCH_SIZE, seal_pending
 from audit.verify import verify_chain
 from bench import scale_seed
-from bench.scale import Worker, _ask
+from bench.scale import Worker, interleaved
 from crypto.audit_mac import AuditKeys
 from crypto.provider import LocalKeyProvider
 from models import Organization, Patient, User
@@ -351,22 +350,7 @@ def requests(urls: dict[int, str], rounds: int) -> dict[int, dict[str, float]]:
         )
         for size, url in urls.items()
     }
-    try:
-        for worker in workers.values():
-            _ask(worker)
-        samples: dict[int, list[dict[str, float]]] = {size: [] for size in workers}
-        for _ in range(rounds):
-            for size, worker in workers.items():
-                samples[size].append(json.loads(_ask(worker, "round")))
-    finally:
-        for worker in workers.values():
-            assert worker.stdin is not None
-            worker.stdin.close()
-            worker.wait()
-    return {
-        size: {name: statistics.median(s[name] for s in runs) for name in runs[0]}
-        for size, runs in samples.items()
-    }
+    return interleaved(workers, rounds)
 
 
 async def chain_costs(url: str, new: int, full: bool) -> dict[str, float]:

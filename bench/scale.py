@@ -171,7 +171,14 @@ def _ask(worker: subprocess.Popen[str], line: str | None = None) -> str:
 
 
 def measure(urls: dict[int, str], names: list[str], rounds: int) -> dict[int, dict[str, float]]:
-    workers = {size: _spawn(url, names) for size, url in urls.items()}
+    return interleaved({size: _spawn(url, names) for size, url in urls.items()}, rounds)
+
+
+def interleaved(
+    workers: dict[int, subprocess.Popen[str]], rounds: int
+) -> dict[int, dict[str, float]]:
+    """Rounds asked of each size's worker in turn (a neighbour's burst hits every size alike);
+    per size, the median of each timing."""
     try:
         for worker in workers.values():
             _ask(worker)  # ready
@@ -185,7 +192,7 @@ def measure(urls: dict[int, str], names: list[str], rounds: int) -> dict[int, di
             worker.stdin.close()
             worker.wait()
     return {
-        size: {name: statistics.median(s[name] for s in runs) for name in names}
+        size: {name: statistics.median(s[name] for s in runs) for name in runs[0]}
         for size, runs in samples.items()
     }
 
