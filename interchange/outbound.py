@@ -157,10 +157,17 @@ def encounter(values: Mapping[str, Any], patient_id: str) -> Resource:
     )
 
 
+def _diagnosis_coding(code: str) -> dict[str, str]:
+    """A SNOMED CT code as the import stored it (`SNOMED:<id>`), or an ICD-10-CM code."""
+    if code.startswith(systems.SNOMED_PREFIX):
+        return {"system": systems.SNOMED, "code": code.removeprefix(systems.SNOMED_PREFIX)}
+    return {"system": systems.ICD10_CM, "code": code}
+
+
 def condition(values: Mapping[str, Any], patient_id: str) -> Resource:
     v = _Values(values)
     code, description = v("code"), v("description")
-    coding = [{"system": systems.ICD10_CM, "code": code}] if code else []
+    coding = [_diagnosis_coding(code)] if code else []
     if coding and description:
         coding[0]["display"] = description
     concept = _compact({"coding": coding, "text": description})
