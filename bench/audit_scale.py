@@ -46,7 +46,7 @@ from audit.partitions import add_months, month_of
 from audit.sealer import BATCH_SIZE, seal_pending
 from audit.verify import verify_chain
 from bench import scale_seed
-from bench.scale import Worker, interleaved
+from bench.scale import Worker, answer_rounds, interleaved
 from crypto.audit_mac import AuditKeys
 from crypto.provider import LocalKeyProvider
 from models import Organization, Patient, User
@@ -331,11 +331,7 @@ async def serve(url: str) -> None:
     names = [REQUEST, *QUERIES]
     await worker.start(names)
     try:
-        print("ready", flush=True)
-        for line in sys.stdin:
-            if line.strip() != "round":
-                break
-            print(json.dumps(await worker.round(names)), flush=True)
+        await answer_rounds(worker, names)
     finally:
         await Tortoise.close_connections()
 

@@ -136,13 +136,18 @@ async def serve(url: str, names: list[str], explain: list[str] | None) -> None:
         if explain is not None:
             await worker.plans(explain)
             return
-        print("ready", flush=True)
-        for line in sys.stdin:
-            if line.strip() != "round":
-                break
-            print(json.dumps(await worker.round(names)), flush=True)
+        await answer_rounds(worker, names)
     finally:
         await Tortoise.close_connections()
+
+
+async def answer_rounds(worker: Worker, names: list[str]) -> None:
+    """A worker process's side of `interleaved`: ready, then one round per line asked."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "round":
+            break
+        print(json.dumps(await worker.round(names)), flush=True)
 
 
 def _command(url: str, *flags: str) -> list[str]:
