@@ -36,7 +36,9 @@ from tests.test_cli import phigate
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT.parent / "shared" / "cases" / "fhir"
+# The public bundles of ../shared/cases/fhir, copied byte for byte (SOURCES.md says where from),
+# so that a clone anywhere runs them.
+CASES = ROOT / "tests" / "cases" / "fhir"
 CARROLL = next(CASES.glob("*Carroll471_O'Hara248*.json"))
 ANTHEM = CASES / "anthem-ai__fhir-helpers__synthea_condition_date.json"
 IPS_MINIMAL = CASES / "HL7__fhir-ips__bundle-minimal.json"
