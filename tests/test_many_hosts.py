@@ -23,8 +23,8 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from api.settings import Settings
 from api.tls import ensure_self_signed
 from audit.events import Actor, AuthEvent, record_event
 from tests.browser import demo_logins
@@ -423,6 +424,13 @@ def _wait_for(condition: Any, seconds: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No background sealer in the test's own app: it would seal the rows itself while the
+    sealer under test starts up, and the test would see none left to seal."""
+    return replace(settings, audit_seal_interval=timedelta(0))
 
 
 @pytest.fixture(scope="session")

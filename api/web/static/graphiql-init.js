@@ -32,7 +32,13 @@
     return token;
   }
 
+  // GraphiQL sends several requests at load (the schema, the first query); a second
+  // location.assign would abort the first navigation, so the page leaves once.
+  let leaving = false;
+
   function leaveFor(path) {
+    if (leaving) return;
+    leaving = true;
     window.location.assign(path + "?next=" + encodeURIComponent("/graphql"));
   }
 
