@@ -48,11 +48,13 @@ from models import (
 )
 from models.base import PublicModel
 from models.keystore import load_keyring
+from models.people import SHUFFLE_BITS
 from permissions.roles import Role
 from tests.pgcluster import find_bin_dir, start_cluster
 
 ROOT = Path(__file__).resolve().parent.parent / ".bench-pg"
-PORT = 55432
+PORT = int(os.environ.get("PHIGATE_BENCH_PG_PORT", "55432"))
+"""Overridable so that two worktrees can keep their benchmark clusters side by side."""
 SETTINGS = "-c shared_buffers=1GB -c maintenance_work_mem=256MB -c max_wal_size=4GB"
 """A server sized for a million patients on this machine (the default 128 MB of shared buffers
 would measure the disk, not the queries)."""
@@ -144,6 +146,7 @@ class Sealer:
             else:
                 out[name] = value.value if isinstance(value, EncounterKind) else value
         if model is Patient:
+            out["report_shuffle"] = secrets.randbelow(1 << SHUFFLE_BITS)
             for column, kind in Patient._INDEXED.items():
                 plain = values.get(column)
                 out[f"{column}_index"] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -13,6 +14,9 @@ from crypto.blind_index import IndexKind, blind_index
 from crypto.keyring import Keyring
 from models.base import PublicModel, SealedField, SecretField
 from models.vocabulary import ProxyScope, Role
+
+SHUFFLE_BITS = 31
+"""`Patient.report_shuffle` is below 2**31: a signed 32-bit integer on every database."""
 
 
 class Organization(PublicModel):
@@ -76,6 +80,10 @@ class Patient(PublicModel):
     version = fields.IntField(default=1)
     """Raised by every change: an update names the version it read (optimistic concurrency)."""
     created_at = fields.DatetimeField(auto_now_add=True)
+    report_shuffle = fields.IntField(default=lambda: secrets.randbelow(1 << SHUFFLE_BITS))
+    """Random, drawn once at registration: where the patient falls in every report's keyed
+    order (permissions/report_order.py). Derived from nothing, so it tells a database reader
+    nothing about the patient; it is never shown."""
 
     _INDEXED: ClassVar[dict[str, IndexKind]] = {
         "mrn": IndexKind.MRN,
@@ -87,6 +95,8 @@ class Patient(PublicModel):
         table = "patient"
         # MRNs are unique per organization; the blind index is what can be compared.
         unique_together = (("organization", "mrn_index"),)
+        # A report reads one range of shuffle values at a time, over its organization or all.
+        indexes = (("organization", "report_shuffle"), ("report_shuffle",))
 
     def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Seal values and keep the blind index of each looked-up column in step with them."""

@@ -45,7 +45,12 @@ class ReportPatientEdge:
 class ReportPatientConnection:
     edges: list[ReportPatientEdge]
     page_info: types.PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description="The report's patients, counted up to 1,000 (see `totalCountExact`)."
+    )
+    total_count_exact: bool = strawberry.field(
+        description="False when the report has more than `totalCount` patients."
+    )
 
 
 @strawberry.type(description="One cell of an aggregate; a dimension not grouped by is null.")
@@ -83,6 +88,7 @@ def _connection(page: Page) -> ReportPatientConnection:
         edges=edges,
         page_info=types.PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         total_count=page.total,
+        total_count_exact=page.total_exact,
     )
 
 
@@ -97,8 +103,8 @@ class Report:
 
     @strawberry.field(
         description=(
-            "The report's patients in pseudonym order, 100 at most; null (FORBIDDEN) for a "
-            "caller offered aggregates only."
+            "The report's patients in an order of its own (keyed like its pseudonyms), 100 at "
+            "most; null (FORBIDDEN) for a caller offered aggregates only."
         ),
         metadata=rows("the report policy's patients, de-identified"),
     )

@@ -1,0 +1,46 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+from tortoise.indexes import Index
+
+
+# Patients registered before this migration draw their shuffle value here, in the database:
+# uniform below 2**31 like `secrets.randbelow` at registration (the value is no secret, only
+# an even spread matters).
+BACKFILL = {
+    "postgres": "UPDATE patient SET report_shuffle = floor(random() * 2147483648)::int",
+    "sqlite": "UPDATE patient SET report_shuffle = abs(random() % 2147483648)",
+}
+
+
+async def backfill(apps, schema_editor) -> None:
+    client = schema_editor.client
+    await client.execute_query(BACKFILL[client.capabilities.dialect])
+
+
+class Migration(migrations.Migration):
+    dependencies = [("phigate", "0016_passkeys")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name="Patient",
+            name="report_shuffle",
+            field=fields.IntField(null=True),
+        ),
+        ops.RunPython(backfill),
+        ops.AlterField(
+            model_name="Patient",
+            name="report_shuffle",
+            field=fields.IntField(default=0),
+        ),
+        ops.AddIndex(
+            model_name="Patient",
+            index=Index(fields=["organization_id", "report_shuffle"]),
+        ),
+        ops.AddIndex(
+            model_name="Patient",
+            index=Index(fields=["report_shuffle"]),
+        ),
+    ]
