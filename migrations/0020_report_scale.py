@@ -18,23 +18,25 @@ async def backfill(apps, schema_editor) -> None:
     await client.execute_query(BACKFILL[client.capabilities.dialect])
 
 
+async def _nothing(apps, schema_editor) -> None:
+    """Going back, removing the column (the AddField's reverse) is all there is to undo."""
+
+
 class Migration(migrations.Migration):
-    dependencies = [("phigate", "0016_passkeys")]
+    dependencies = [("phigate", "0019_audit_partitions")]
 
     initial = False
 
     operations = [
+        # NOT NULL with a database default from the start: altering the column afterwards
+        # would make SQLite rebuild `patient`, and dropping the old table cascades to every
+        # encounter, diagnosis and observation.
         ops.AddField(
             model_name="Patient",
             name="report_shuffle",
-            field=fields.IntField(null=True),
+            field=fields.IntField(db_default=0),
         ),
-        ops.RunPython(backfill),
-        ops.AlterField(
-            model_name="Patient",
-            name="report_shuffle",
-            field=fields.IntField(default=0),
-        ),
+        ops.RunPython(backfill, _nothing),
         ops.AddIndex(
             model_name="Patient",
             index=Index(fields=["organization_id", "report_shuffle"]),

@@ -80,10 +80,13 @@ class Patient(PublicModel):
     version = fields.IntField(default=1)
     """Raised by every change: an update names the version it read (optimistic concurrency)."""
     created_at = fields.DatetimeField(auto_now_add=True)
-    report_shuffle = fields.IntField(default=lambda: secrets.randbelow(1 << SHUFFLE_BITS))
+    report_shuffle = fields.IntField(
+        default=lambda: secrets.randbelow(1 << SHUFFLE_BITS), db_default=0
+    )
     """Random, drawn once at registration: where the patient falls in every report's keyed
     order (permissions/report_order.py). Derived from nothing, so it tells a database reader
-    nothing about the patient; it is never shown."""
+    nothing about the patient; it is never shown. The database default only lets migration 0020
+    add the column to existing rows, which it then fills."""
 
     _INDEXED: ClassVar[dict[str, IndexKind]] = {
         "mrn": IndexKind.MRN,
@@ -96,7 +99,7 @@ class Patient(PublicModel):
         # MRNs are unique per organization; the blind index is what can be compared.
         unique_together = (("organization", "mrn_index"),)
         # A report reads one range of shuffle values at a time, over its organization or all.
-        indexes = (("organization", "report_shuffle"), ("report_shuffle",))
+        indexes = (("organization_id", "report_shuffle"), ("report_shuffle",))
 
     def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Seal values and keep the blind index of each looked-up column in step with them."""

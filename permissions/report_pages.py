@@ -23,14 +23,13 @@ from crypto.keyring import Keyring
 from crypto.sealed import Sealed
 from models import Patient
 from permissions import report_order
+from permissions.counting import COUNT_LIMIT, bounded
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
 from permissions.reports import ReportRows, ReportRule
 from permissions.rows import RowAccess, Subject
 
 CURSOR_LIFETIME = timedelta(hours=1)
-COUNT_LIMIT = 1000
-"""`totalCount` counts this many patients at most, as on every other page."""
 _CURSOR_BINDING = "report.cursor|{actor}"
 
 
@@ -54,7 +53,7 @@ class Page:
     scope: ReportScope
     rows: list[tuple[Patient, Subject]]
     total: int
-    """Counted up to COUNT_LIMIT + 1 at most: exact when `total_exact`."""
+    """Counted up to COUNT_LIMIT (permissions/counting.py): exact when `total_exact`."""
     total_exact: bool
     end_cursor: str | None
     has_next_page: bool
@@ -117,6 +116,7 @@ async def page(
     # its buckets on the first page.
     lowest = patients.order_by("report_shuffle").limit(COUNT_LIMIT + 1)
     sample: list[int] = [value for (value,) in await lowest.values_list("report_shuffle")]
+    total, exact = bounded(len(sample))
     if after is None:
         at = Position(report_order.bucket_bits(sample), 0, "")
     else:
@@ -145,8 +145,8 @@ async def page(
     return Page(
         scope=scope,
         rows=rows,
-        total=min(len(sample), COUNT_LIMIT),
-        total_exact=len(sample) <= COUNT_LIMIT,
+        total=total,
+        total_exact=exact,
         end_cursor=cursors.seal(scope, shown[-1][0]) if shown else None,
         has_next_page=len(chosen) > first,
     )

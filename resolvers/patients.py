@@ -11,14 +11,12 @@ from tortoise.expressions import Subquery
 
 from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 from models.base import PublicModel
+from permissions.counting import COUNT_LIMIT, bounded
 from schema import types
 from schema.context import RequestContext
 from schema.errors import BadInput, NotFound
 
 MAX_PAGE = 100
-COUNT_LIMIT = 1000
-"""A page's `totalCount` counts this many patients at most: its cost stays that of a page
-however many patients the principal may see (schema/types.py says so to clients)."""
 
 
 def check_page_size(first: int) -> None:
@@ -102,7 +100,7 @@ async def patients(
     visible = await (access.rows.patients() if mrn is None else access.search("Patient.mrn", mrn))
     # Ids under a LIMIT rather than count(): Tortoise applies a limit to a count only
     # after counting every row.
-    counted = len(await visible.limit(COUNT_LIMIT + 1).values_list("id", flat=True))
+    total, exact = bounded(len(await visible.limit(COUNT_LIMIT + 1).values_list("id", flat=True)))
     page = visible.order_by("public_id")
     if after is not None:
         page = page.filter(public_id__gt=_decode_cursor(after))
@@ -116,6 +114,6 @@ async def patients(
         page_info=types.PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
         ),
-        total_count=min(counted, COUNT_LIMIT),
-        total_count_exact=counted <= COUNT_LIMIT,
+        total_count=total,
+        total_count_exact=exact,
     )

@@ -13,6 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from permissions.aggregate import Dimension
+from permissions.counting import COUNT_LIMIT
 from permissions.pseudonyms import ReportScope
 from permissions.report_pages import Page
 from resolvers import reports as resolvers
@@ -46,7 +47,7 @@ class ReportPatientConnection:
     edges: list[ReportPatientEdge]
     page_info: types.PageInfo
     total_count: int = strawberry.field(
-        description="The report's patients, counted up to 1,000 (see `totalCountExact`)."
+        description=f"The report's patients, counted up to {COUNT_LIMIT:,} (see `totalCountExact`)."
     )
     total_count_exact: bool = strawberry.field(
         description="False when the report has more than `totalCount` patients."

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 import models
+from permissions.counting import COUNT_LIMIT
 from permissions.roles import Category, Role
 from permissions.rows import Subject
 from schema.phi import earlier, phi
@@ -337,9 +338,9 @@ class PatientConnection:
     page_info: PageInfo
     total_count: int = strawberry.field(
         description=(
-            "How many patients the list holds, counted up to 1,000: beyond that it is 1,000 "
-            "and `totalCountExact` is false (an exact count would read every row of a large "
-            "hospital on every page)."
+            f"How many patients the list holds, counted up to {COUNT_LIMIT:,}: beyond that it "
+            f"is {COUNT_LIMIT:,} and `totalCountExact` is false (an exact count would read "
+            "every row of a large hospital on every page)."
         )
     )
     total_count_exact: bool = strawberry.field(

@@ -6,7 +6,7 @@ import httpx
 
 from crypto.keyring import Keyring
 from models import Organization, Patient
-from resolvers.patients import COUNT_LIMIT
+from permissions.counting import COUNT_LIMIT
 from tests.helpers import gql
 from tests.world import World
 
