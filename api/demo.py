@@ -90,6 +90,8 @@ def synthetic_patient(rng: random.Random) -> SyntheticPatient:
             "given_name": rng.choice(GIVEN),
             "family_name": rng.choice(FAMILY),
             "birth_date": _iso(born),
+            # From the number, not a further draw: the draws after it stay as they were.
+            "gender": ("female", "male")[n % 2],
             "phone": f"555-01{rng.randrange(100):02d}",
             "email": f"patient{n}@example.org",
             "street": f"{rng.randrange(1, 999)} Example Street",

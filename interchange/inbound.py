@@ -4,7 +4,7 @@ Values come out as the source states them; the importer checks them with the API
 checks (resolvers/validation.py), naming the FHIR element that held a bad one. What phigate
 does not model is counted, never dropped silently: a resource type (Claim...), or a resource
 that holds nothing phigate stores (an Observation with no value), is `not_modelled`; an element
-of an imported resource phigate has no column for (Patient.gender) is `left_out`.
+of an imported resource phigate has no column for (a non-US address) is `left_out`.
 """
 
 from __future__ import annotations
@@ -103,8 +103,7 @@ def patient(key: str, resource: Mapping[str, Any], mrn_system: str | None) -> Re
     if email is not None:
         record.set("email", "Patient.telecom[email].value", email.get("value"))
     _address(record, resource.get("address") or [])
-    if resource.get("gender"):
-        record.left_out.append("Patient.gender")
+    record.set("gender", "Patient.gender", resource.get("gender"))
     return record
 
 

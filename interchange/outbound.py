@@ -123,6 +123,7 @@ def patient(values: Mapping[str, Any]) -> Resource:
             "id": fhir_id(values["id"]),
             "identifier": identifiers,
             "name": [_compact(name)] if _compact(name) else [],
+            "gender": v("gender"),
             "birthDate": v("birthDate"),
             "telecom": telecom,
             "address": [_compact(address)] if _compact(address) else [],

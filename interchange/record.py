@@ -28,8 +28,8 @@ class Part(StrEnum):
 EVERYTHING: Final = frozenset(Part)
 
 PATIENT_FIELDS: Final = (
-    "mrn", "givenName", "familyName", "birthDate", "ssn", "phone", "email", "street", "city",
-    "zip",
+    "mrn", "givenName", "familyName", "birthDate", "gender", "ssn", "phone", "email", "street",
+    "city", "zip",
 )  # fmt: skip
 _ENTRY = ("id", "status")
 LISTS: Mapping[Part, tuple[str, tuple[str, ...]]] = MappingProxyType(

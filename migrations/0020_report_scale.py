@@ -3,6 +3,8 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 
+from migrations._columns import AddColumn
+
 
 # Patients registered before this migration draw their shuffle value here, in the database:
 # uniform below 2**31 like `secrets.randbelow` at registration (the value is no secret, only
@@ -31,7 +33,7 @@ class Migration(migrations.Migration):
         # NOT NULL with a database default from the start: altering the column afterwards
         # would make SQLite rebuild `patient`, and dropping the old table cascades to every
         # encounter, diagnosis and observation.
-        ops.AddField(
+        AddColumn(
             model_name="Patient",
             name="report_shuffle",
             field=fields.IntField(db_default=0),

@@ -71,6 +71,8 @@ class Patient(PublicModel):
     given_name = SealedField()
     family_name = SealedField()
     birth_date = SealedField()
+    gender = SealedField(null=True)
+    """FHIR administrative gender: male, female, other or unknown."""
     phone = SealedField(null=True)
     email = SealedField(null=True)
     email_index = fields.BinaryField(null=True)

@@ -30,6 +30,7 @@ class PatientRevision(PublicModel):
     given_name = SealedField(null=True)
     family_name = SealedField(null=True)
     birth_date = SealedField(null=True)
+    gender = SealedField(null=True)
     ssn = SealedField(null=True)
     phone = SealedField(null=True)
     email = SealedField(null=True)

@@ -22,3 +22,8 @@ class ProxyScope(StrEnum):
     FULL = "FULL"
     DEMOGRAPHICS = "DEMOGRAPHICS"
     CLINICAL = "CLINICAL"
+
+
+GENDERS: tuple[str, ...] = ("male", "female", "other", "unknown")
+"""FHIR R4 AdministrativeGender, the codes as FHIR spells them (Patient.gender)."""
+GENDER_TEXT = "FHIR administrative gender: " + ", ".join(GENDERS) + "."

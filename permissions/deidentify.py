@@ -115,6 +115,7 @@ def _date_today(value: str) -> str | None:
 _SHOWN: Mapping[Category, Callable[[str], str | None]] = {
     Category.DIAGNOSIS: _keep,
     Category.LAB: _keep,
+    Category.GENDER: _keep,
     Category.DATE: _date_today,
     Category.ZIP: deidentify_zip,
 }

@@ -19,21 +19,21 @@ from permissions.tables import complete
 A, M, D = Decision.ALLOW, Decision.MASK, Decision.DENY
 
 COLUMNS: tuple[Category, ...] = (
-    Category.NAME, Category.SSN, Category.MRN, Category.DATE, Category.ADDRESS, Category.ZIP,
-    Category.PHONE, Category.EMAIL, Category.DIAGNOSIS, Category.LAB, Category.NOTE,
+    Category.NAME, Category.SSN, Category.MRN, Category.DATE, Category.GENDER, Category.ADDRESS,
+    Category.ZIP, Category.PHONE, Category.EMAIL, Category.DIAGNOSIS, Category.LAB, Category.NOTE,
 )  # fmt: skip
 
 # fmt: off
 _ROWS: dict[Role, tuple[Decision, ...]] = {
-    #                 NAME SSN MRN DATE ADDR ZIP PHONE EMAIL DX  LAB NOTE
-    Role.PHYSICIAN:  (A,   A,  A,  A,   A,   A,  A,    A,    A,  A,  A),
-    Role.NURSE:      (A,   M,  A,  A,   A,   A,  A,    A,    A,  A,  A),
-    Role.FRONT_DESK: (A,   M,  A,  A,   A,   A,  A,    A,    D,  D,  D),
-    Role.BILLING:    (A,   A,  A,  A,   A,   A,  A,    A,    A,  D,  D),
-    Role.PATIENT:    (A,   A,  A,  A,   A,   A,  A,    A,    A,  A,  A),
-    Role.RESEARCHER: (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
-    Role.AUDITOR:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
-    Role.ADMIN:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    #                 NAME SSN MRN DATE GEN ADDR ZIP PHONE EMAIL DX  LAB NOTE
+    Role.PHYSICIAN:  (A,   A,  A,  A,   A,  A,   A,  A,    A,    A,  A,  A),
+    Role.NURSE:      (A,   M,  A,  A,   A,  A,   A,  A,    A,    A,  A,  A),
+    Role.FRONT_DESK: (A,   M,  A,  A,   A,  A,   A,  A,    A,    D,  D,  D),
+    Role.BILLING:    (A,   A,  A,  A,   A,  A,   A,  A,    A,    A,  D,  D),
+    Role.PATIENT:    (A,   A,  A,  A,   A,  A,   A,  A,    A,    A,  A,  A),
+    Role.RESEARCHER: (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
+    Role.AUDITOR:    (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
+    Role.ADMIN:      (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
 }
 # fmt: on
 
@@ -54,15 +54,15 @@ W = Decision.ALLOW
 # record they date (`@phi(write: [...])` in schema/types.py). An OAuth2 token writes nothing.
 # fmt: off
 _WRITES: dict[Role, tuple[Decision, ...]] = {
-    #                 NAME SSN MRN DATE ADDR ZIP PHONE EMAIL DX  LAB NOTE
-    Role.PHYSICIAN:  (D,   D,  D,  D,   D,   D,  D,    D,    W,  D,  W),
-    Role.NURSE:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  W,  W),
-    Role.FRONT_DESK: (W,   W,  W,  W,   W,   W,  W,    W,    D,  D,  D),
-    Role.BILLING:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
-    Role.PATIENT:    (D,   D,  D,  D,   W,   W,  W,    W,    D,  D,  D),
-    Role.RESEARCHER: (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
-    Role.AUDITOR:    (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
-    Role.ADMIN:      (D,   D,  D,  D,   D,   D,  D,    D,    D,  D,  D),
+    #                 NAME SSN MRN DATE GEN ADDR ZIP PHONE EMAIL DX  LAB NOTE
+    Role.PHYSICIAN:  (D,   D,  D,  D,   D,  D,   D,  D,    D,    W,  D,  W),
+    Role.NURSE:      (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  W,  W),
+    Role.FRONT_DESK: (W,   W,  W,  W,   W,  W,   W,  W,    W,    D,  D,  D),
+    Role.BILLING:    (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
+    Role.PATIENT:    (D,   D,  D,  D,   D,  W,   W,  W,    W,    D,  D,  D),
+    Role.RESEARCHER: (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
+    Role.AUDITOR:    (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
+    Role.ADMIN:      (D,   D,  D,  D,   D,  D,   D,  D,    D,    D,  D,  D),
 }
 # fmt: on
 
@@ -114,7 +114,15 @@ DEFAULT_PURPOSE: Mapping[Role, Purpose] = complete(
 # The same categories as the OAuth2 scope `phi.demographics`: identifiers (SSN, MRN) are not
 # demographics in either vocabulary, so a proxy reads them only under a FULL grant.
 _DEMOGRAPHICS = frozenset(
-    {Category.NAME, Category.DATE, Category.ADDRESS, Category.ZIP, Category.PHONE, Category.EMAIL}
+    {
+        Category.NAME,
+        Category.DATE,
+        Category.GENDER,
+        Category.ADDRESS,
+        Category.ZIP,
+        Category.PHONE,
+        Category.EMAIL,
+    }
 )
 _CLINICAL = frozenset(
     {Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE}

@@ -20,6 +20,8 @@ class Category(StrEnum):
     SSN = "SSN"
     MRN = "MRN"
     DATE = "DATE"
+    GENDER = "GENDER"
+    """Administrative gender (FHIR): not a Safe Harbor identifier, so reports keep it."""
     ADDRESS = "ADDRESS"
     ZIP = "ZIP"
     PHONE = "PHONE"

@@ -33,6 +33,7 @@ SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = complete(
             {
                 Category.NAME,
                 Category.DATE,
+                Category.GENDER,
                 Category.ADDRESS,
                 Category.ZIP,
                 Category.PHONE,

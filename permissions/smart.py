@@ -56,6 +56,7 @@ RESOURCE_CATEGORIES: Mapping[Resource, frozenset[Category]] = complete(
             {
                 Category.NAME,
                 Category.DATE,
+                Category.GENDER,
                 Category.ADDRESS,
                 Category.ZIP,
                 Category.PHONE,

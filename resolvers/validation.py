@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 
 from models import EncounterKind
+from models.vocabulary import GENDERS
 from schema.errors import InvalidField
 from schema.inputs import Provided
 
@@ -116,6 +117,7 @@ PATIENT: Mapping[str, Check] = MappingProxyType(
         "given_name": text(100),
         "family_name": text(100),
         "birth_date": past_date,
+        "gender": one_of(GENDERS),
         "ssn": ssn,
         "phone": phone,
         "email": email,

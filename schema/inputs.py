@@ -12,6 +12,8 @@ import strawberry
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.utils.str_converters import to_camel_case
 
+from models.vocabulary import GENDER_TEXT
+
 
 @dataclass(frozen=True, slots=True)
 class Provided:
@@ -42,6 +44,7 @@ class RegisterPatientInput:
     given_name: str
     family_name: str
     birth_date: str = strawberry.field(description="YYYY-MM-DD, not in the future.")
+    gender: str | None = strawberry.field(default=None, description=GENDER_TEXT)
     ssn: str | None = strawberry.field(default=None, description="NNN-NN-NNNN.")
     phone: str | None = strawberry.field(default=None, description="NANP or +E.164.")
     email: str | None = None
@@ -61,6 +64,7 @@ class PatientChanges:
     given_name: str | None = strawberry.UNSET
     family_name: str | None = strawberry.UNSET
     birth_date: str | None = strawberry.UNSET
+    gender: str | None = strawberry.field(default=strawberry.UNSET, description=GENDER_TEXT)
     ssn: str | None = strawberry.UNSET
     phone: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET

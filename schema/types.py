@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 import models
+from models.vocabulary import GENDER_TEXT
 from permissions.counting import COUNT_LIMIT
 from permissions.roles import Category, Role
 from permissions.rows import Subject
@@ -218,6 +219,7 @@ class Patient(Node):
     given_name: str | None = phi(Category.NAME, column="given_name")
     family_name: str | None = phi(Category.NAME, column="family_name")
     birth_date: PartialDate | None = phi(Category.DATE, column="birth_date", mask=(Role.NURSE,))
+    gender: str | None = phi(Category.GENDER, column="gender", description=GENDER_TEXT)
     ssn: str | None = phi(Category.SSN, column="ssn")
     phone: str | None = phi(Category.PHONE, column="phone")
     email: str | None = phi(Category.EMAIL, column="email")
@@ -298,6 +300,7 @@ class PatientRevision(Node):
     given_name: str | None = earlier(Patient, "given_name")
     family_name: str | None = earlier(Patient, "family_name")
     birth_date: PartialDate | None = earlier(Patient, "birth_date")
+    gender: str | None = earlier(Patient, "gender")
     ssn: str | None = earlier(Patient, "ssn")
     phone: str | None = earlier(Patient, "phone")
     email: str | None = earlier(Patient, "email")

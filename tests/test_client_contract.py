@@ -11,15 +11,12 @@ import httpx
 import pytest
 
 from api.graphql_media import GRAPHQL_RESPONSE, negotiate
+from interchange.record import PATIENT_FIELDS
 from schema.build import build_schema
 from schema.inventory import PhiField, phi_fields
 from tests.helpers import AS_USER, gql
 from tests.world import OWN, World
 
-PATIENT_FIELDS = (
-    "mrn", "givenName", "familyName", "birthDate", "ssn", "phone", "email", "street", "city",
-    "zip",
-)  # fmt: skip
 GRAPHQL_JSON = {"accept": GRAPHQL_RESPONSE, AS_USER: "desk"}
 
 

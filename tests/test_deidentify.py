@@ -35,6 +35,7 @@ EXPECTED = {
     Category.SSN: ("900-12-3456", None),
     Category.MRN: ("MRN-000123", None),
     Category.DATE: ("1980-05-17", "1980"),
+    Category.GENDER: ("female", "female"),
     Category.ADDRESS: ("17 Lantern Row", None),
     Category.ZIP: ("62704", "627"),
     Category.PHONE: ("555-0142", None),

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from api.settings import Settings
 from interchange.outbound import fhir_id
+from interchange.record import PATIENT_FIELDS
 from models import AuditEvent
 from permissions.roles import Role
 from tests.fhir_checks import redacted, refused, valid
@@ -69,6 +70,7 @@ async def test_patient_read_applies_the_role_and_records_as_graphql_does(
 ) -> None:
     full = valid(await get(client, f"/fhir/Patient/{own(world)}"))
     assert {i["value"] for i in full["identifier"]} == {OWN["mrn"], OWN["ssn"]}
+    assert full["gender"] == OWN["gender"]
     assert not redacted(full)
     # The GraphQL id is accepted too; the nurse's masked SSN and birth date are left out.
     response = await get(client, f"/fhir/Patient/{world.patients['own']}", user="nurse")
@@ -80,7 +82,7 @@ async def test_patient_read_applies_the_role_and_records_as_graphql_does(
 
     # The same records a GraphQL read of the same fields makes, under the `fhir` path.
     fhir = await audited_fields(response.headers["x-request-id"])
-    fields = "mrn givenName familyName birthDate ssn phone email street city zip"
+    fields = " ".join(PATIENT_FIELDS)
     query = f"query($id: ID!) {{ fhir: patient(id: $id) {{ id {fields} }} }}"
     graphql = await gql(client, query, {"id": world.patients["own"]}, as_user="nurse")
     assert fhir == await audited_fields(graphql.headers["x-request-id"])
@@ -226,6 +228,7 @@ async def test_fhirclient_reads_through_a_live_server(
         assert patient.name[0].family == OWN["family_name"]
         assert {i.value for i in patient.identifier} == {OWN["mrn"], OWN["ssn"]}
         assert patient.birthDate.isostring == OWN["birth_date"]
+        assert patient.gender == OWN["gender"]
         conditions = Condition.where(struct={"patient": patient_id}).perform_resources(smart.server)
         assert [c.code.coding[0].code for c in conditions] == [CLINICAL["diagnosis"]["code"]]
         search = Observation.where(struct={"patient": patient_id, "code": "4548-4"})

@@ -1,6 +1,6 @@
 """A real record in and out: a Synthea Bundle imported as it is, then exported through
 `$everything` by a physician on the patient's care team, carries the same modelled elements
-(names, birth date, MRN, conditions, quantity observations, encounters)."""
+(names, birth date, gender, MRN, conditions, quantity observations, encounters)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ async def test_a_synthea_record_round_trips(
     assert after["name"][0]["family"] == before["name"][0]["family"]
     assert after["name"][0]["given"][0] == before["name"][0]["given"][0]
     assert after["birthDate"] == before["birthDate"]
+    assert after["gender"] == before["gender"]
     mrn = [
         i["value"]
         for i in before["identifier"]

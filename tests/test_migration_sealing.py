@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate as run_migrations
 
 from api import db
@@ -95,5 +96,33 @@ async def test_migration_0013_seals_existing_units_and_kinds(
         assert "mg/dL" not in stored
         assert "EMERGENCY" not in stored
         assert "plaintext" not in stored
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_taking_migrations_back_and_forth_keeps_every_record(
+    database_url: str, master_key: str
+) -> None:
+    """Columns added since 0019 are dropped in place going back: on SQLite a table rebuild
+    would cascade to the patient's records and lose the unique MRN index."""
+    provider = LocalKeyProvider(decode_master_key(master_key))
+    await _seed_as_0012(database_url, provider)
+    await db.migrate(database_url, provider=provider)
+    await run_migrations(
+        config=db.tortoise_config(database_url), target="phigate.0019_audit_partitions"
+    )
+    await db.migrate(database_url, provider=provider)
+    await _connect(database_url)
+    try:
+        connection = connections.get("default")
+        counts = [
+            (await connection.execute_query_dict(f"SELECT count(*) AS n FROM {table}"))[0]["n"]  # noqa: S608
+            for table in ("patient", "encounter", "observation")
+        ]
+        assert counts == [1, 1, 1]
+        [row] = await connection.execute_query_dict("SELECT * FROM patient")
+        again = {k: v for k, v in row.items() if k not in {"id", "public_id"}}
+        with pytest.raises(IntegrityError):
+            await _insert("patient", {**again, "public_id": "pat_" + "p" * 22})
     finally:
         await Tortoise.close_connections()

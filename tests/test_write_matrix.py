@@ -21,6 +21,7 @@ VALUES = {
     "givenName": ("NAME", "Alina"),
     "familyName": ("NAME", "Quintero"),
     "birthDate": ("DATE", "1980-05-18"),
+    "gender": ("GENDER", "other"),
     "ssn": ("SSN", "321-54-9876"),
     "phone": ("PHONE", "217-555-0111"),
     "email": ("EMAIL", "a.q@example.net"),
@@ -31,7 +32,7 @@ VALUES = {
 WRITES = {
     "doc": set(),
     "nurse": set(),
-    "desk": {"NAME", "SSN", "MRN", "DATE", "ADDRESS", "ZIP", "PHONE", "EMAIL"},
+    "desk": {"NAME", "SSN", "MRN", "DATE", "GENDER", "ADDRESS", "ZIP", "PHONE", "EMAIL"},
     "billing": set(),
     "alice": {"ADDRESS", "ZIP", "PHONE", "EMAIL"},
     "rae": set(),

@@ -31,7 +31,7 @@ HISTORY = """
 query($id: ID!) {
   patient(id: $id) {
     version
-    history { version action changed role reason ssn phone givenName birthDate }
+    history { version action changed role reason ssn phone givenName birthDate gender }
   }
 }
 """
@@ -189,6 +189,7 @@ async def test_server_owned_fields_are_not_in_any_input(
     [
         ("birthDate", "2021-02-30", "must be a real date, YYYY-MM-DD"),
         ("birthDate", "2999-01-01", "must not be in the future"),
+        ("gender", "M", "must be one of male, female, other, unknown"),
         ("ssn", "000-12-3456", "must be a Social Security number, NNN-NN-NNNN"),
         ("zip", "9827", "must be a ZIP code, NNNNN or NNNNN-NNNN"),
         ("phone", "12345", "must be a phone number: 10 digits (NANP) or +E.164"),
@@ -288,12 +289,15 @@ async def test_a_proxy_writes_only_within_its_scope(
 
 async def test_history_is_decided_per_role(client: httpx.AsyncClient, world: World) -> None:
     own = world.patients["own"]
-    changed = {"ssn": "321-54-9876", "givenName": "Alice", "birthDate": "1980-05-18"}
+    changed = {
+        "ssn": "321-54-9876", "givenName": "Alice", "birthDate": "1980-05-18", "gender": "other",
+    }  # fmt: skip
     assert "errors" not in (await update(client, own, 1, changed, "desk")).json()
     nurse = (await gql(client, HISTORY, {"id": own}, as_user="nurse")).json()
     [revision] = nurse["data"]["patient"]["history"]
     assert revision["ssn"] == "***-**-3456"
     assert revision["birthDate"] == "1980"
+    assert revision["gender"] == OWN["gender"]
     assert revision["givenName"] == OWN["given_name"]
     rae = await gql(client, HISTORY, {"id": own}, as_user="rae")
     assert codes(rae) == ["NOT_FOUND"]
