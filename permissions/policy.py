@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from permissions.roles import Capability, Category, Decision, ProxyScope, Purpose, Role
+from permissions.roles import (
+    DEMOGRAPHICS,
+    Capability,
+    Category,
+    Decision,
+    ProxyScope,
+    Purpose,
+    Role,
+)
 from permissions.tables import complete
 
 A, M, D = Decision.ALLOW, Decision.MASK, Decision.DENY
@@ -111,19 +119,7 @@ DEFAULT_PURPOSE: Mapping[Role, Purpose] = complete(
     Role,
 )
 
-# The same categories as the OAuth2 scope `phi.demographics`: identifiers (SSN, MRN) are not
-# demographics in either vocabulary, so a proxy reads them only under a FULL grant.
-_DEMOGRAPHICS = frozenset(
-    {
-        Category.NAME,
-        Category.DATE,
-        Category.GENDER,
-        Category.ADDRESS,
-        Category.ZIP,
-        Category.PHONE,
-        Category.EMAIL,
-    }
-)
+# A proxy reads identifiers (SSN, MRN) only under a FULL grant.
 _CLINICAL = frozenset(
     {Category.NAME, Category.DATE, Category.DIAGNOSIS, Category.LAB, Category.NOTE}
 )
@@ -132,7 +128,7 @@ PROXY_CATEGORIES: Mapping[ProxyScope, frozenset[Category]] = complete(
     "PROXY_CATEGORIES",
     {
         ProxyScope.FULL: frozenset(Category),
-        ProxyScope.DEMOGRAPHICS: _DEMOGRAPHICS,
+        ProxyScope.DEMOGRAPHICS: DEMOGRAPHICS,
         ProxyScope.CLINICAL: _CLINICAL,
     },
     ProxyScope,

@@ -31,6 +31,21 @@ class Category(StrEnum):
     NOTE = "NOTE"
 
 
+DEMOGRAPHICS = frozenset(
+    {
+        Category.NAME,
+        Category.DATE,
+        Category.GENDER,
+        Category.ADDRESS,
+        Category.ZIP,
+        Category.PHONE,
+        Category.EMAIL,
+    }
+)
+"""Who the patient is and how to reach them: the OAuth2 scope `phi.demographics` and a
+demographics proxy grant. Identifiers (SSN, MRN) are not demographics in either vocabulary."""
+
+
 class Decision(StrEnum):
     ALLOW = "ALLOW"
     MASK = "MASK"

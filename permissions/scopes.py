@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from permissions import smart
-from permissions.roles import Category
+from permissions.roles import DEMOGRAPHICS, Category
 from permissions.tables import complete
 
 
@@ -29,17 +29,7 @@ SCOPE_CATEGORIES: Mapping[Scope, frozenset[Category]] = complete(
     "SCOPE_CATEGORIES",
     {
         Scope.PATIENT_READ: frozenset(),
-        Scope.PHI_DEMOGRAPHICS: frozenset(
-            {
-                Category.NAME,
-                Category.DATE,
-                Category.GENDER,
-                Category.ADDRESS,
-                Category.ZIP,
-                Category.PHONE,
-                Category.EMAIL,
-            }
-        ),
+        Scope.PHI_DEMOGRAPHICS: DEMOGRAPHICS,
         Scope.PHI_IDENTIFIERS: frozenset({Category.SSN, Category.MRN}),
         Scope.PHI_CLINICAL: frozenset(
             {Category.DIAGNOSIS, Category.LAB, Category.NOTE, Category.DATE}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from permissions.roles import Category, Role
+from permissions.roles import DEMOGRAPHICS, Category, Role
 from permissions.tables import complete
 
 
@@ -52,18 +52,7 @@ RESOURCE_CATEGORIES: Mapping[Resource, frozenset[Category]] = complete(
     {
         # SSN is left out: a FHIR app has no need for it (minimum necessary); `phi.identifiers`
         # is the one scope that opens it.
-        Resource.PATIENT: frozenset(
-            {
-                Category.NAME,
-                Category.DATE,
-                Category.GENDER,
-                Category.ADDRESS,
-                Category.ZIP,
-                Category.PHONE,
-                Category.EMAIL,
-                Category.MRN,
-            }
-        ),
+        Resource.PATIENT: DEMOGRAPHICS | {Category.MRN},
         Resource.ENCOUNTER: frozenset({Category.DATE}),
         Resource.CONDITION: frozenset({Category.DIAGNOSIS}),
         Resource.OBSERVATION: frozenset({Category.LAB}),
