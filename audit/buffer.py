@@ -40,6 +40,12 @@ class AuditBuffer:
         self._budget = export_budget
         self._groups: dict[_Group, dict[str, list[str]]] = {}
 
+    @property
+    def pending(self) -> bool:
+        """Whether anything was collected since the last flush: a request that read no PHI
+        (a write answering `id version`) has no records and makes no trip."""
+        return bool(self._groups)
+
     def phi_access(
         self,
         patient: str,

@@ -28,10 +28,12 @@ class AuditFlush(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, RequestContext):
             raise AuditUnavailable()
-        write = asyncio.ensure_future(context.phi.audit.flush())
-        # Let the write reach the database, then open the response's values and build its
-        # errors while it stores the records: the two overlap, and the response waits for both.
-        await asyncio.sleep(0)
+        write = None
+        if context.phi.audit.pending:
+            write = asyncio.ensure_future(context.phi.audit.flush())
+            # Let the write reach the database, then open the response's values and build its
+            # errors while it stores the records: the two overlap, the response waits for both.
+            await asyncio.sleep(0)
         try:
             errors = [*context.phi.open_sealed(), *context.phi.denied_errors()]
         except Exception as exc:
@@ -45,7 +47,9 @@ class AuditFlush(SchemaExtension):
         if errors and result is not None:
             result.errors = [*(result.errors or []), *errors]
 
-    async def _written(self, context: RequestContext, write: asyncio.Future[None]) -> None:
+    async def _written(self, context: RequestContext, write: asyncio.Future[None] | None) -> None:
+        if write is None:
+            return
         try:
             await write
         except ExportBudgetExceeded as exceeded:
