@@ -31,7 +31,7 @@ from interchange.bundles import Entry, Problem
 from interchange.inbound import NotModelled, Record, Unusable
 from models import ClinicalNote, Diagnosis, Encounter, FhirSource, Observation, Patient
 from ops.progress import Progress
-from permissions.decisions import Access, Authorized, Change, Sealer
+from permissions.decisions import Access, Authorized, Change, Sealer, Transaction
 from permissions.errors import PhigateError
 from permissions.roles import Role
 from resolvers import clinical_writes, patient_writes, validation
@@ -351,16 +351,16 @@ class _Run:
         access = self.writer(WRITERS[plan.record.kind])
         organization_pk = self.organization_pk
 
-        async def work(sealer: Sealer, connection: Any) -> None:
+        async def work(sealer: Sealer, transaction: Transaction) -> None:
             sealer.seal(plan.row, **plan.values)
-            await plan.row.save(using_db=connection)
+            await transaction.insert(plan.row)
             source = FhirSource(
                 organization_id=organization_pk,
                 record=plan.row.public_id,
                 patient=patient_public,
             )
             sealer.seal(source, key=plan.record.key)
-            await source.save(using_db=connection)
+            await transaction.insert(source)
 
         await access.commit(plan.authorized, work)
 

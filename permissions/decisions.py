@@ -229,6 +229,16 @@ class Authorized:
 T = TypeVar("T")
 
 
+class Transaction(Protocol):
+    """A write's transaction as its work sees it (audit/writes.py): `connection` for what the
+    work reads and changes, `insert` for each new row it adds, which also writes the change's
+    audit record with the first."""
+
+    connection: Any
+
+    async def insert(self, row: Any) -> None: ...
+
+
 class WriteLog(Protocol):
     """Where writes are recorded (audit/writes.py): a refusal at once, a write in the write's
     own transaction, so neither exists without the other."""
@@ -238,7 +248,7 @@ class WriteLog(Protocol):
     ) -> None: ...
 
     async def commit(
-        self, principal: Principal, change: Change, work: Callable[[Any], Awaitable[T]]
+        self, principal: Principal, change: Change, work: Callable[[Transaction], Awaitable[T]]
     ) -> T: ...
 
 
@@ -303,13 +313,13 @@ class Access:
         return Authorized(change)
 
     async def commit(
-        self, authorized: Authorized, work: Callable[[Sealer, Any], Awaitable[T]]
+        self, authorized: Authorized, work: Callable[[Sealer, Transaction], Awaitable[T]]
     ) -> T:
-        """Run `work` (given a sealer and the transaction's connection) and the change's audit
-        records in one transaction."""
+        """Run `work` (given a sealer and the transaction) and the change's audit records in
+        one transaction."""
         sealer = Sealer(self._keyring)
         return await self._write_log().commit(
-            self.principal, authorized.change, lambda connection: work(sealer, connection)
+            self.principal, authorized.change, lambda transaction: work(sealer, transaction)
         )
 
     def _write_log(self) -> WriteLog:

@@ -31,7 +31,7 @@ from models import (
     ObservationRevision,
     Patient,
 )
-from permissions.decisions import Change, PolicyError, Sealer
+from permissions.decisions import Change, PolicyError, Sealer, Transaction
 from resolvers import idempotency, validation
 from resolvers.patients import visible_child
 from resolvers.validation import REASON, Check, checked
@@ -158,12 +158,12 @@ async def add(
     if kind is NOTE:
         links["author_id"] = ctx.principal.user_pk
 
-    async def work(sealer: Sealer, connection: Any) -> Any:
+    async def work(sealer: Sealer, transaction: Transaction) -> Any:
         for name, value in links.items():
             setattr(row, name, value)
         sealer.seal(row, **values_checked)
-        await row.save(using_db=connection)
-        await idempotency.remember(ctx, connection, operation, row.public_id)
+        await transaction.insert(row)
+        await idempotency.remember(ctx, transaction.connection, operation, row.public_id)
         return row
 
     try:
@@ -228,7 +228,8 @@ async def amend(
         at=datetime.now(UTC),
     )
 
-    async def work(sealer: Sealer, connection: Any) -> Any:
+    async def work(sealer: Sealer, transaction: Transaction) -> Any:
+        connection = transaction.connection
         sealer.keep(revision, row, values_checked)
         sealer.seal(revision, reason=stated_reason)
         sealer.seal(row, **values_checked)
@@ -244,7 +245,7 @@ async def amend(
         )
         if updated != 1:
             raise Conflict()
-        await revision.save(using_db=connection)
+        await transaction.insert(revision)
         await idempotency.remember(ctx, connection, operation, row.public_id)
         row.version = version + 1
         row.status = status

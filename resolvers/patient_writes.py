@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from audit.writes import WriteAction
 from models import Patient, PatientRevision
-from permissions.decisions import Change, Sealer
+from permissions.decisions import Change, Sealer, Transaction
 from resolvers import idempotency
 from resolvers.patients import patient, patient_node
 from resolvers.validation import PATIENT, REASON, checked
@@ -64,12 +64,12 @@ async def register_patient(
     checked = validated(values)
     row.organization_id = _organization(ctx)
 
-    async def work(sealer: Sealer, connection: Any) -> Patient:
+    async def work(sealer: Sealer, transaction: Transaction) -> Patient:
         sealer.seal(row, **checked)
-        if await _mrn_taken(row, connection):
+        if await _mrn_taken(row, transaction.connection):
             raise InvalidField(*MRN_TAKEN)
-        await row.save(using_db=connection)
-        await idempotency.remember(ctx, connection, operation, row.public_id)
+        await transaction.insert(row)
+        await idempotency.remember(ctx, transaction.connection, operation, row.public_id)
         return row
 
     try:
@@ -119,7 +119,8 @@ async def update_patient(
         at=datetime.now(UTC),
     )
 
-    async def work(sealer: Sealer, connection: Any) -> Patient:
+    async def work(sealer: Sealer, transaction: Transaction) -> Patient:
+        connection = transaction.connection
         sealer.keep(revision, row, checked)
         sealer.seal(revision, reason=stated_reason)
         sealer.seal(row, **checked)
@@ -134,7 +135,7 @@ async def update_patient(
         )
         if updated != 1:
             raise Conflict()
-        await revision.save(using_db=connection)
+        await transaction.insert(revision)
         await idempotency.remember(ctx, connection, operation, row.public_id)
         row.version = version + 1
         return row
