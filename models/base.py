@@ -11,7 +11,7 @@ from tortoise.models import Model
 
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed, binding_for
-from models.loading import RowLoader
+from models.loading import NewRows, RowLoader
 
 
 class SealedField(fields.BinaryField[Any]):
@@ -41,13 +41,20 @@ class PublicModel(Model):
     PUBLIC_ID_PREFIX: ClassVar[str]
     _sealed_columns: ClassVar[tuple[tuple[str, str], ...] | None] = None
     _loader: ClassVar[RowLoader[Any]]
+    _new_rows: ClassVar[NewRows[Any]]
+    _bindings: ClassVar[dict[str, str]]
 
     class Meta:
         abstract = True
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("public_id", f"{self.PUBLIC_ID_PREFIX}_{secrets.token_urlsafe(16)}")
-        super().__init__(**kwargs)
+        cls = type(self)
+        new_rows = cls.__dict__.get("_new_rows")
+        if new_rows is None:
+            new_rows = cls._new_rows = NewRows(cls)
+        if not new_rows.fill(self, kwargs):
+            super().__init__(**kwargs)
 
     @classmethod
     def is_public_id(cls, value: str) -> bool:
@@ -57,15 +64,29 @@ class PublicModel(Model):
         )
 
     def binding(self, field: fields.Field[Any]) -> str:
-        return binding_for(_column_name(type(self), field.model_field_name), self.public_id)
+        return self._binding_prefixes()[field.model_field_name] + self.public_id
+
+    @classmethod
+    def _binding_prefixes(cls) -> dict[str, str]:
+        """Sealed attribute -> the prefix of its bindings (`table.column|`)."""
+        prefixes = cls.__dict__.get("_bindings")
+        if prefixes is None:
+            prefixes = {name: binding_for(column, "") for name, column in cls.sealed_columns()}
+            cls._bindings = prefixes
+        return prefixes
 
     def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Encrypt values into this row's sealed columns, bound to this row."""
+        prefixes = self._binding_prefixes()
+        public_id = self.public_id
+        # Straight into the instance, not through tortoise's `__setattr__`: what that checks
+        # (a related object, an async default still pending) a sealed column never is.
+        state = self.__dict__
         for name, value in plaintext.items():
-            field = self._meta.fields_map[name]
-            if not isinstance(field, SealedField):
+            prefix = prefixes.get(name)
+            if prefix is None:
                 raise TypeError(f"{name} is not a sealed column")
-            setattr(self, name, None if value is None else keyring.seal(value, self.binding(field)))
+            state[name] = None if value is None else keyring.seal(value, prefix + public_id)
 
     @classmethod
     def sealed_columns(cls) -> tuple[tuple[str, str], ...]:
@@ -82,8 +103,7 @@ class PublicModel(Model):
     def _init_from_db(cls, **kwargs: Any) -> Self:
         loader = cls.__dict__.get("_loader")
         if loader is None or not loader.current():
-            prefixes = {name: binding_for(column, "") for name, column in cls.sealed_columns()}
-            loader = RowLoader(cls, prefixes)
+            loader = RowLoader(cls, cls._binding_prefixes())
             cls._loader = loader
         row = loader.load(kwargs)
         if row is None:

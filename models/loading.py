@@ -1,4 +1,5 @@
-"""Model instances from database rows: the hot path of every page.
+"""Model instances from database rows, the hot path of every page, and new instances, one
+per write.
 
 Tortoise's `Model._init_from_db` sets a row's columns one call at a time; a page of 200
 patients and their children is a thousand rows, and each sealed column must then be wrapped
@@ -16,6 +17,7 @@ from, and one made for another initialisation is made again (tests switch databa
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -83,3 +85,61 @@ class RowLoader(Generic[M]):
             blob = values.get(attr)
             if blob is not None:
                 values[attr] = new(Sealed, (blob, prefix + public_id))
+
+
+_IMMUTABLE = (int, float, str, bool, bytes)
+
+
+class NewRows(Generic[M]):
+    """New instances, as tortoise's `Model.__init__` makes them from plain column values, in one
+    `dict.update`: its way checks every field's default (`inspect.iscoroutinefunction`) and
+    sets each through `Model.__setattr__`, half the Python time of building a patient for a
+    registration (docs/performance.md). Anything else (a related object, the key, a field
+    whose default is a coroutine or a mutable value) is left to tortoise: `fill` says False.
+    tests/test_row_loading.py pins that both make the same instance."""
+
+    def __init__(self, model: type[M]) -> None:
+        meta = model._meta
+        constants: dict[str, Any] = {"_partial": False, "_saved_in_db": False}
+        made: list[tuple[str, Callable[[], Any]]] = []
+        usable = True
+        for key in meta.fields.difference(meta.fetch_fields):
+            field = meta.fields_map[key]
+            default = field.default
+            if inspect.iscoroutinefunction(default) or not (
+                default is None or callable(default) or isinstance(default, _IMMUTABLE)
+            ):
+                usable = False
+            elif callable(default):
+                made.append((key, default))
+            elif default is not None:
+                constants[key] = default
+            else:
+                constants[key] = field.get_db_default_value() if field.has_db_default() else None
+        self._usable = usable
+        self._constants = constants
+        self._made = tuple(made)
+        self._convert = {
+            key: meta.fields_map[key].to_python_value
+            for key in meta.fields_db_projection
+            if key != meta.pk_attr
+        }
+        self._nullable = frozenset(k for k in self._convert if meta.fields_map[k].null)
+
+    def fill(self, row: M, values: Mapping[str, Any]) -> bool:
+        """Make `row` (just allocated) the new instance `values` describe, or say False."""
+        convert = self._convert
+        if not self._usable or not values.keys() <= convert.keys():
+            return False
+        state = row.__dict__
+        state.update(self._constants)
+        state["_custom_generated_pk"] = False
+        state["_await_when_save"] = {}
+        for key, make in self._made:
+            if key not in values:
+                state[key] = make()
+        for key, value in values.items():
+            if value is None and key not in self._nullable:
+                return False  # tortoise's error, from tortoise
+            state[key] = convert[key](value)
+        return True
