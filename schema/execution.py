@@ -70,6 +70,11 @@ class GuardedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         else:
             plan = cached[1]
+        if not plan.phi_keys:
+            # Nothing to decide, record or open (a write answering `{ id version }`).
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
         values, others, opening = plan.complete(session, source_value, path)
         if not others:
             session.seal_later(values, path, plan, opening)
