@@ -2,10 +2,11 @@
 no guard, no decryption, no audit. It exists only for the benchmark.
 
 Its mutations do the product's writes (resolvers/patient_writes.py) without the protection:
-the same inputs and validation, the same MRN check, insert, versioned update and revision row,
-each in one transaction, but no write decision, no sealing or blind indexes, and no audit
-record. What a guarded write costs beyond them is therefore all of the protection, as for
-reads."""
+the same inputs and validation, a patient of the writer's organization with its MRN unique
+there (checked, and kept unique by an index), its creation time, the insert, versioned update
+and revision row, each in one transaction; but no write decision, no sealing, blind indexes or
+report shuffle, no record of who changed a row, and no audit record. What a guarded write costs
+beyond them is therefore all of the protection, as for reads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import Organization
 from models.compiled import CompiledQueries
 from resolvers.loaders import children_of
 from resolvers.patient_writes import MRN_TAKEN, validated
@@ -35,8 +37,12 @@ from schema.limits import Limits
 class PlainPatient(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=40, unique=True)
-    # Indexed, as the product's blind index is: registering checks it is not taken.
-    mrn = fields.CharField(max_length=20, unique=True)
+    # A product patient belongs to an organization (a foreign key, checked on insert) and its
+    # MRN is unique there: multi-tenancy, not protection, so the control has it too.
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "phigate.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    mrn = fields.CharField(max_length=20)
     ssn = fields.TextField()
     given_name = fields.TextField()
     family_name = fields.TextField()
@@ -47,9 +53,11 @@ class PlainPatient(Model):
     city = fields.TextField()
     zip = fields.TextField()
     version = fields.IntField(default=1)
+    created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "bench_plain_patient"
+        unique_together = (("organization", "mrn"),)
 
 
 class PlainRevision(Model):
@@ -128,6 +136,8 @@ class PlainNote(Model):
 
 @dataclass
 class ControlContext:
+    organization_id: int | None = None
+    """The writer's organization: where it registers patients."""
     encounters: DataLoader[int, list[PlainEncounter]] = field(
         default_factory=lambda: children_of(PlainEncounter)
     )
@@ -265,20 +275,29 @@ _BY_PUBLIC_ID = CompiledQueries(PlainPatient)
 """The product looks its patient up through a compiled shape too (permissions/rows.py)."""
 
 
-async def _mrn_taken(mrn: str, connection: BaseDBAsyncClient) -> bool:
-    return await PlainPatient.filter(mrn=mrn).using_db(connection).exists()
+async def _mrn_taken(organization: int, mrn: str, connection: BaseDBAsyncClient) -> bool:
+    same = PlainPatient.filter(organization_id=organization, mrn=mrn)
+    return await same.using_db(connection).exists()
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def register_patient(self, input: RegisterPatientInput) -> Patient:
+    async def register_patient(
+        self, info: Info[ControlContext, None], input: RegisterPatientInput
+    ) -> Patient:
+        organization = info.context.organization_id
+        if organization is None:
+            raise NotFound()
         checked = validated(provided(input, nulls=False))
         async with in_transaction() as connection:
-            if await _mrn_taken(str(checked["mrn"]), connection):
+            if await _mrn_taken(organization, str(checked["mrn"]), connection):
                 raise InvalidField(*MRN_TAKEN)
             row = await PlainPatient.create(
-                using_db=connection, public_id=_public_id("pat"), **checked
+                using_db=connection,
+                public_id=_public_id("pat"),
+                organization_id=organization,
+                **checked,
             )
         return _patient(row)
 
@@ -300,7 +319,11 @@ class Mutation:
         if row.version != version:
             raise Conflict()
         async with in_transaction() as connection:
-            if "mrn" in checked and await _mrn_taken(str(checked["mrn"]), connection):
+            if "mrn" in checked and await _mrn_taken(
+                row.organization_id,  # type: ignore[attr-defined]
+                str(checked["mrn"]),
+                connection,
+            ):
                 raise InvalidField(*MRN_TAKEN)
             updated = (
                 await PlainPatient.filter(id=row.id, version=version)

@@ -199,7 +199,7 @@ def write_bundles(folder: Path, patients: int, first: int = 0) -> Path:
     return folder
 
 
-async def _control(folder: Path) -> tuple[int, float]:
+async def _control(folder: Path, organization: int) -> tuple[int, float]:
     """The same rows, converted before the clock starts, inserted plainly."""
     converted = []
     for path in bundles.files([folder]):
@@ -219,7 +219,10 @@ async def _control(folder: Path) -> tuple[int, float]:
                 values: dict[str, Any] = {c: value for c, (_, value) in record.values.items()}
                 model = _PLAIN[record.kind]
                 if record.kind == "Patient":
-                    values = {"public_id": f"pat_{n}", "email": "", **values}
+                    values = {
+                        "public_id": f"pat_{n}", "email": "", "organization_id": organization,
+                        **values,
+                    }  # fmt: skip
                 else:
                     values = {"public_id": record.key[:40], "patient_id": patient_pk, **values}
                 row = await model.create(using_db=connection, **values)
@@ -239,7 +242,7 @@ async def main(args: argparse.Namespace) -> None:
         elapsed = time.perf_counter() - started
         created = sum(report.created.values())
         assert not report.problems, report.problems[:3]
-        plain, plain_elapsed = await _control(folder)
+        plain, plain_elapsed = await _control(folder, organization.id)
         backend = "postgres" if url.startswith("postgres") else "sqlite"
         print(
             f"{args.patients} patients, {report.resources} resources, {created} records, {backend}"

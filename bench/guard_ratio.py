@@ -89,15 +89,17 @@ async def seed(keyring: Keyring, count: int) -> tuple[User, User]:
             values = synthetic_patient(rng)
             values.demographics["mrn"] = f"BENCH-{i:06d}"
             patient = await create_patient(keyring, org, values)
-            await _plain_copy(patient.public_id, values)
+            await _plain_copy(patient.public_id, org.id, values)
             if i < CARE_TEAM:
                 await CareTeamAssignment.create(user=doc, patient=patient)
     return doc, desk
 
 
-async def _plain_copy(public_id: str, values: SyntheticPatient) -> None:
+async def _plain_copy(public_id: str, organization: int, values: SyntheticPatient) -> None:
     demographics: dict[str, Any] = dict(values.demographics)
-    plain = await PlainPatient.create(public_id=public_id, **demographics)
+    plain = await PlainPatient.create(
+        public_id=public_id, organization_id=organization, **demographics
+    )
     ids: dict[str, Any] = {"patient_id": plain.id, "public_id": public_id}
     await PlainEncounter.create(kind=values.encounter_kind.value, **{**values.encounter, **ids})
     await PlainDiagnosis.create(**{**values.diagnosis, **ids})

@@ -133,8 +133,12 @@ def guarded(schema: PhigateSchema, keyring: Keyring, desk: User) -> Execute:
     return execute
 
 
-def control(query: str, variables: dict[str, Any]) -> Awaitable[Any]:
-    return control_schema.execute(query, variable_values=variables, context_value=ControlContext())
+def control(organization: int) -> Execute:
+    def execute(query: str, variables: dict[str, Any]) -> Awaitable[Any]:
+        context = ControlContext(organization_id=organization)
+        return control_schema.execute(query, variable_values=variables, context_value=context)
+
+    return execute
 
 
 _requests = count()
@@ -158,7 +162,7 @@ async def report(keyring: Keyring, desk: User, rounds: int, batch: int) -> None:
     # The same patients on both sides: the control's copies carry the same public ids.
     seeded = Patient.all().order_by("id").limit(rounds * batch)
     ids = [str(i) for i in await seeded.values_list("public_id", flat=True)]
-    sides = (Side(guarded(schema, keyring, desk), ids), Side(control, ids))
+    sides = (Side(guarded(schema, keyring, desk), ids), Side(control(desk.organization_id), ids))  # type: ignore[attr-defined]
     numbers = count()
     # Warm both (documents parsed, shapes compiled, connections open), outside the rounds.
     for side in sides:
