@@ -21,6 +21,8 @@ from datetime import datetime
 
 from tortoise import connections
 
+from models.sqlite_thread import in_thread
+
 SHARED = ("at", "request_id", "event", "actor", "role", "client", "ip")
 VARYING = ("patient", "decision", "purpose", "phi_fields")
 _COLUMNS = ", ".join(SHARED + VARYING)
@@ -111,12 +113,11 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
     windowed = None
     if window is not None:
         windowed = (shared.actor, window.hour, json.dumps(list(window.patients)))
-    # One trip to aiosqlite's thread for the whole transaction: its `_execute` is what each of
-    # its public calls makes, once per statement. Statement by statement, each trip back would
-    # wait for the event loop, which meanwhile opens this response's values (about 8 ms a page
-    # of 200), so the write would end only after them instead of alongside them.
-    async with connection.acquire_connection() as db:
-        return int(await db._execute(_write_sqlite, db._conn, values, windowed))
+    # One trip to aiosqlite's thread for the whole transaction (models/sqlite_thread.py).
+    # Statement by statement, each trip back would wait for the event loop, which meanwhile
+    # opens this response's values (about 8 ms a page of 200), so the write would end only
+    # after them instead of alongside them.
+    return int(await in_thread(connection, _write_sqlite, values, windowed))
 
 
 def _write_sqlite(

@@ -3,8 +3,9 @@
 A write's record and the write run on the same connection, in one transaction, and both commit
 or neither does: nothing is written without its record, nothing is recorded that was not
 written. The record goes in with the write's first new row (`Transaction.insert`): on
-PostgreSQL in the same statement, a data-modifying `WITH` in front of the row's INSERT (one
-round trip fewer a write, models/inserts.py); on SQLite, embedded, just before it. A refused
+PostgreSQL in the same statement, a data-modifying `WITH` in front of the row's INSERT; on
+SQLite, embedded, just before it in the same trip to aiosqlite's thread (one round trip fewer
+a write either way, models/inserts.py). A refused
 write wrote nothing, so its record is written at once, on its own.
 """
 
@@ -25,7 +26,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from audit.buffer import entry
-from models.inserts import insert_after
+from models.inserts import insert_after, insert_after_sqlite
 from observe import metrics
 from permissions.decisions import Change
 from permissions.errors import AuditUnavailable
@@ -139,19 +140,20 @@ class Transaction:
             return
         self._recorded = True
         principal, change, db = self._principal, self._change, self.connection
-        if db.capabilities.dialect != "postgres":
-            await _record(principal, change, change.fields, Decision.ALLOW, db)
-            await row.save(using_db=db)
-            return
-        values = _values(principal, change, change.fields, Decision.ALLOW, True)
+        postgres = db.capabilities.dialect == "postgres"
+        values = _values(principal, change, change.fields, Decision.ALLOW, postgres)
         try:
-            await insert_after(db, row, _with_record, values)
+            if postgres:
+                await insert_after(db, row, _with_record, values)
+            else:
+                await insert_after_sqlite(db, row, _SQLITE, values)
         except IntegrityError:
             # The row's own constraint (an MRN in use, a version already revised): the caller
             # decides what that means. Nothing of the statement was written.
             raise
         except Exception as exc:
-            # The record and the row are one statement: neither was written.
+            # The record and the row go together: neither was written, or the transaction
+            # rolls both back.
             raise _failed(exc) from None
 
     async def finish(self) -> None:
