@@ -1,12 +1,18 @@
 """Load test: phigate on PostgreSQL with 2 uvicorn workers, driven over loopback by wrk.
 
     python -m bench.load [--seconds 15] [--connections 16] [--workers 2]
+    python -m bench.load --scale 2000 --scale 1000000 [--rounds 2] [...]
 
 Starts a throwaway PostgreSQL cluster, seeds demo data, logs a physician in (password + TOTP),
 serves over TLS with N workers, runs wrk for a single-patient query with session auth, and then
 checks the audit table: every completed request must have exactly one record per PHI field.
 Goal on a 2-core machine: >= 800 req/s, p99 < 50 ms, 0 errors, 0 lost audit records.
 bench/mixed_load.py drives the same server with reads and writes.
+
+With `--scale`, the same against bench.scale_seed's kept databases of those sizes (seeded
+first if missing): the physician is `bench.doc` (a care team of 1,000 at every size), asking
+for `SCALE_PATIENTS` of its patients in turn, the sizes taking turns for `--rounds`. Goal
+(issue 21): the largest size within 10% of the smallest's throughput.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import re
 import secrets
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,8 @@ from pathlib import Path
 import asyncpg
 import pyotp
 
+from api.auth.passwords import hash_password
+from bench import scale_seed
 from tests.live import LiveServer, live_server
 from tests.pgcluster import throwaway_database
 
@@ -40,6 +49,9 @@ QUERY = (
 )
 PHI_FIELDS = 7
 LUA = Path(__file__).with_name("wrk_graphql.lua")
+SCALE_PATIENTS = 100
+"""Patients asked for in turn at scale: a physician's hour well within the export budget (500
+distinct patients), spread over the care team's rows of the table."""
 
 
 def wrk_binary() -> str:
@@ -79,6 +91,34 @@ def demo_database(patients: int) -> Iterator[Demo]:
         )  # fmt: skip
         logins = re.findall(r"^\s+(\S+)\s+\S+\s+(\S+)$", seeded.stdout, re.MULTILINE)
         yield Demo(url, env, folder, dict(logins))
+
+
+@contextlib.contextmanager
+def scale_database(patients: int, admin_url: str | None) -> Iterator[Demo]:
+    """bench.scale_seed's database of `patients` (on the server at `admin_url`, or the kept
+    cluster), with `bench.doc` given a fresh password and no authenticator (it enrols again at
+    login, as a demo login does)."""
+    url = asyncio.run(scale_seed.ensure(admin_url or scale_seed.cluster(), patients))
+    password = secrets.token_urlsafe(16)
+    asyncio.run(_fresh_login(url, "bench.doc", password))
+    env = {
+        "PHIGATE_DATABASE_URL": url,
+        "PHIGATE_MASTER_KEY": base64.urlsafe_b64encode(scale_seed.master_key()).decode(),
+        "PHIGATE_ENV": "production",
+    }
+    yield Demo(url, env, Path(tempfile.mkdtemp(prefix="phigate-load-")), {"bench.doc": password})
+
+
+async def _fresh_login(url: str, username: str, password: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE app_user SET password_hash = $1, totp_secret = NULL, totp_confirmed = false,"
+            " totp_last_step = NULL, must_change_password = false WHERE username = $2",
+            hash_password(password), username,
+        )  # fmt: skip
+    finally:
+        await conn.close()
 
 
 def login(server: LiveServer, username: str, password: str) -> str:
@@ -129,7 +169,7 @@ def run_wrk(
 
 
 def print_traffic(summary: dict[str, str], args: argparse.Namespace) -> None:
-    rate = int(summary["requests"]) / float(summary["seconds"])
+    rate = _rate(summary)
     print(f"workers={args.workers} connections={args.connections} seconds={args.seconds}")
     print(f"throughput   {rate:8.1f} req/s")
     print(
@@ -139,14 +179,15 @@ def print_traffic(summary: dict[str, str], args: argparse.Namespace) -> None:
     print(f"errors       non-2xx {summary['non2xx']}   socket {summary['socket_errors']}")
 
 
-async def read_records(url: str) -> dict[str, int]:
-    """Requests with PHI_ACCESS records, by how many fields their records list."""
+async def read_records(url: str, since: datetime | None = None) -> dict[str, int]:
+    """Requests with PHI_ACCESS records (since `since`), by how many fields their records list."""
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
             "SELECT request_id, sum(json_array_length(o.value)) AS n "
             "FROM audit_event, json_each(phi_fields::json) AS o "
-            "WHERE event = 'PHI_ACCESS' GROUP BY request_id"
+            "WHERE event = 'PHI_ACCESS' AND at >= $1 GROUP BY request_id",
+            since or datetime.min.replace(tzinfo=UTC),
         )
     finally:
         await conn.close()
@@ -163,12 +204,67 @@ def arguments(doc: str | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--patients", type=int, default=200, help="demo patients seeded")
+    parser.add_argument(
+        "--scale", type=int, action="append", help="a kept database of this many patients"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each size (--scale)")
+    parser.add_argument(
+        "--admin-url", help="--scale: a PostgreSQL server to seed in (default: the kept cluster)"
+    )
     return parser.parse_args()
+
+
+def _rate(summary: dict[str, str]) -> float:
+    return int(summary["requests"]) / float(summary["seconds"])
+
+
+def scale_run(size: int, args: argparse.Namespace) -> tuple[dict[str, str], int]:
+    """One wrk run against the database of `size` patients: its summary, and how many
+    completed requests lack their audit records."""
+    with scale_database(size, args.admin_url) as db:
+        started = datetime.now(UTC)
+        with live_server(db.env, db.folder, "--workers", str(args.workers)) as server:
+            token = login(server, "bench.doc", db.passwords["bench.doc"])
+            ids = ",".join(patient_ids(server, token, SCALE_PATIENTS))
+            env = {"PHIGATE_TOKEN": token, "PHIGATE_QUERY": QUERY, "PHIGATE_IDS": ids}
+            summary = run_wrk(server, LUA, env, args)
+        recorded = asyncio.run(read_records(db.url, started))
+    completed = int(summary["requests"]) - int(summary["non2xx"])
+    return summary, max(0, completed - recorded.get(str(PHI_FIELDS), 0))
+
+
+def at_scale(args: argparse.Namespace) -> None:
+    sizes = sorted(set(args.scale))
+    runs: dict[int, list[tuple[dict[str, str], int]]] = {size: [] for size in sizes}
+    for _ in range(args.rounds):
+        for size in sizes:
+            runs[size].append(scale_run(size, args))
+            print(f"{size:>9,} patients: {_rate(runs[size][-1][0]):7.1f} req/s", flush=True)
+    print(
+        f"workers={args.workers} connections={args.connections} seconds={args.seconds}"
+        f" rounds={args.rounds}; {SCALE_PATIENTS} patients of bench.doc's care team in turn"
+    )
+    rates = {}
+    for size, done in runs.items():
+        rates[size] = statistics.median(_rate(summary) for summary, _ in done)
+        p99 = statistics.median(float(summary["p99_ms"]) for summary, _ in done)
+        errors = sum(int(s["non2xx"]) + int(s["socket_errors"]) for s, _ in done)
+        lost = sum(lost for _, lost in done)
+        print(
+            f"{size:>9,} patients  {rates[size]:7.1f} req/s (median)  p99 {p99:.2f} ms"
+            f"  errors {errors}  audit records lost {lost}"
+        )
+    smallest, largest = sizes[0], sizes[-1]
+    ratio = rates[largest] / rates[smallest]
+    print(f"{largest:,} / {smallest:,}: {ratio:.2f}x the throughput (goal >= 0.90x)")
 
 
 def main() -> None:
     args = arguments(__doc__)
     wrk_binary()
+    if args.scale:
+        at_scale(args)
+        return
     with demo_database(args.patients) as demo:
         with live_server(demo.env, demo.folder, "--workers", str(args.workers)) as server:
             token = login(server, "dr.grey", demo.passwords["dr.grey"])

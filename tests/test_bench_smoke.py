@@ -66,6 +66,23 @@ def test_load_runs(wrk: str) -> None:
     assert re.search(r"requests fully recorded .* partial sets 0; lost 0$", out, re.M), out
 
 
+def test_load_at_scale_runs(wrk: str, pg_admin_url: str | None) -> None:
+    assert pg_admin_url is not None, "the scale load needs PostgreSQL"
+    out = _bench(
+        "bench.load", "--scale", "40", "--scale", "60", "--rounds", "1", "--seconds", "2",
+        "--connections", "4", "--admin-url", pg_admin_url,
+    )  # fmt: skip
+    assert (
+        len(
+            re.findall(
+                r"patients +\d+\.\d req/s \(median\).* errors 0  audit records lost 0$", out, re.M
+            )
+        )
+        == 2
+    ), out
+    assert re.search(r"60 / 40: \d\.\d\dx the throughput", out), out
+
+
 def test_mixed_load_runs(wrk: str) -> None:
     out = _bench("bench.mixed_load", "--seconds", "3", "--connections", "4")
     assert "errors       non-2xx 0   socket 0" in out
