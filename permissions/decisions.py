@@ -375,11 +375,13 @@ class Access:
             raise Forbidden(capability.value)
         return self.principal.user_pk
 
-    async def search(self, coordinate: str, value: str) -> QuerySet[Patient]:
+    async def search(self, coordinate: str, value: str, path: str) -> QuerySet[Patient]:
         """The caller's patients whose field `coordinate` equals `value`, among those whose
         field the caller may read in full: searching reveals the value, so a row it may not
         read is never matched (a made-up value and a hidden one answer alike). FORBIDDEN when
-        it may read the field of no row at all."""
+        it may read the field of no row at all. Finding a patient by the value is a read of
+        it, recorded at `path` (`patients.mrn`) for every patient found, whatever the caller
+        then selects."""
         plan, searchable = self._plans[coordinate], SEARCHABLE[coordinate]
         principal = self.principal
 
@@ -390,7 +392,11 @@ class Access:
         if rows is None:
             raise Forbidden("Not permitted to search by this field")
         index = blind_index(self._keyring, searchable.kind, value)
-        return rows.filter(**{searchable.column: index})
+        found = rows.filter(**{searchable.column: index})
+        prefix, _, key = path.rpartition(".")
+        for patient_id in await found.values_list("public_id", flat=True):
+            self._log.phi_access(str(patient_id), coordinate, prefix, key, Decision.ALLOW)
+        return found
 
     async def emergency_patient(self, coordinate: str, value: str) -> Patient:
         """A patient anywhere in the hospital, found by a field the caller may search by on

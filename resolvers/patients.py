@@ -93,11 +93,14 @@ def _decode_cursor(cursor: str) -> str:
 
 
 async def patients(
-    ctx: RequestContext, first: int, after: str | None, mrn: str | None
+    ctx: RequestContext, first: int, after: str | None, mrn: str | None, path: str
 ) -> types.PatientConnection:
+    """`path`: where the field is in the response (`patients`), for a search's records."""
     check_page_size(first)
     access = ctx.access
-    visible = await (access.rows.patients() if mrn is None else access.search("Patient.mrn", mrn))
+    visible = await (
+        access.rows.patients() if mrn is None else access.search("Patient.mrn", mrn, f"{path}.mrn")
+    )
     # Ids under a LIMIT rather than count(): Tortoise applies a limit to a count only
     # after counting every row.
     total, exact = bounded(len(await visible.limit(COUNT_LIMIT + 1).values_list("id", flat=True)))

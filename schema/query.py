@@ -44,7 +44,7 @@ class Query:
         after: str | None = None,
         mrn: str | None = None,
     ) -> types.PatientConnection:
-        return await patient_resolvers.patients(info.context, first, after, mrn)
+        return await patient_resolvers.patients(info.context, first, after, mrn, str(info.path.key))
 
     @strawberry.field(
         description=(

@@ -85,3 +85,21 @@ async def test_requests_without_phi_write_no_audit_rows(
     response = await gql(client, "{ patients(first: 5) { totalCount } }", as_user="desk")
     assert response.json() == {"data": {"patients": {"totalCount": 3}}}
     assert await AuditEvent.filter(request_id=response.headers["x-request-id"]).count() == 0
+
+
+SEARCH = "query($mrn: String!) { found: patients(mrn: $mrn) { totalCount edges { node { id } } } }"
+
+
+async def test_finding_a_patient_by_mrn_is_recorded_as_a_read_of_it(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # Only ids are selected, but the search told the caller whose MRN this is.
+    found = await gql(client, SEARCH, {"mrn": OWN["mrn"]}, as_user="doc")
+    assert found.json()["data"]["found"]["totalCount"] == 1
+    assert await audited_fields(found.headers["x-request-id"]) == [
+        (world.patients["own"], "Patient.mrn", "found.mrn", "ALLOW")
+    ]
+    # An MRN that finds nobody tells nothing about anyone: no record.
+    missed = await gql(client, SEARCH, {"mrn": "MRN-999999"}, as_user="doc")
+    assert missed.json()["data"]["found"]["totalCount"] == 0
+    assert await audited_fields(missed.headers["x-request-id"]) == []

@@ -85,8 +85,8 @@ async def test_a_workload_is_counted_and_no_label_names_anyone(
     assert invalid - before["invalid"] == 1
     assert value("phigate_auth_events_total", event="LOGIN_FAILED") - before["failed"] == 2
     assert value("phigate_auth_events_total", event="LOCKOUT") - before["locked"] == 1
-    # One write per request that read PHI (the search answers ids only: nothing to write).
-    assert value("phigate_audit_write_seconds_count") - before["audit"] == 6
+    # One write per request that read PHI (the search found the patient by their MRN).
+    assert value("phigate_audit_write_seconds_count") - before["audit"] == 7
     assert value("phigate_http_requests_total", route="/graphql", status="200") > before["http"]
     unmatched = value("phigate_http_requests_total", route="unmatched", status="404")
     assert unmatched - before["unmatched"] == 1
