@@ -100,8 +100,12 @@ class Patient(PublicModel):
         table = "patient"
         # MRNs are unique per organization; the blind index is what can be compared.
         unique_together = (("organization", "mrn_index"),)
-        # A report reads one range of shuffle values at a time, over its organization or all.
-        indexes = (("organization_id", "report_shuffle"), ("report_shuffle",))
+        # A report reads one range of shuffle values at a time, over its organization or all,
+        # and takes each member's id and public id from the index alone (migration 0022).
+        indexes = (
+            ("organization_id", "report_shuffle", "public_id", "id"),
+            ("report_shuffle", "public_id", "id"),
+        )
 
     def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Seal values and keep the blind index of each looked-up column in step with them."""
