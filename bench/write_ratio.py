@@ -1,6 +1,6 @@
 """Measures what the guard costs on writes, as ratios taken in one run.
 
-    python -m bench.write_ratio [--patients 2000] [--rounds 15] [--batch 20]
+    python -m bench.write_ratio [--patients 2000] [--rounds 31] [--batch 20]
                                 [--postgres | --database-url URL]
 
 With `--patients` patients present (seeded as bench/guard_ratio.py seeds them), a front desk
@@ -194,4 +194,4 @@ def _batch(parser: argparse.ArgumentParser) -> None:
 
 
 if __name__ == "__main__":
-    command_line(__doc__, main, rounds=15, more=_batch)
+    command_line(__doc__, main, rounds=31, more=_batch)
