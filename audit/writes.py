@@ -174,7 +174,7 @@ class AuditedWrites:
         await _record(principal, change, refused, Decision.DENY, None)
 
     async def commit(
-        self, principal: Principal, change: Change, work: Callable[[Any], Awaitable[T]]
+        self, principal: Principal, change: Change, work: Callable[[Transaction], Awaitable[T]]
     ) -> T:
         async with in_transaction() as connection:
             transaction = Transaction(connection, principal, change)

@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.auth.sessions import user_principal
-from audit.writes import Transaction, WriteAction
+from audit.writes import AuditedWrites, Transaction, WriteAction
 from crypto.keyring import Keyring
 from models import AuditEvent, Patient, User
 from permissions.decisions import Change
@@ -95,3 +95,22 @@ async def test_a_row_refused_by_its_table_leaves_no_record(keyring: Keyring, wor
         await insert()
     assert not await AuditEvent.filter(request_id="req-clash").exists()
     assert await Patient.filter(public_id=clash.public_id).count() == 0
+
+
+async def test_a_write_that_adds_no_row_is_recorded_all_the_same(
+    keyring: Keyring, world: World
+) -> None:
+    patient = await Patient.get(public_id=world.patients["own"])
+    desk = await User.get(username="desk")
+    change = Change(
+        WriteAction.UPDATE, patient.public_id, patient.public_id, "updatePatient.input",
+        (("zip", "Patient.zip"),),
+    )  # fmt: skip
+
+    async def work(transaction: Transaction) -> None:
+        await Patient.filter(id=patient.id).using_db(transaction.connection).update(version=2)
+
+    await AuditedWrites().commit(user_principal(desk, "req-no-row"), change, work)
+    [record] = await AuditEvent.filter(request_id="req-no-row")
+    assert (record.event, record.patient, record.decision) == ("UPDATE", patient.public_id, "ALLOW")
+    assert (await Patient.get(id=patient.id)).version == 2
