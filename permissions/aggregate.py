@@ -1,10 +1,10 @@
 """Aggregate counts over a report's patients, computed on de-identified values only.
 
 Each fact is a patient (grouped by AGE_BAND, ZIP3) or, when the table has a diagnosis dimension
-(DIAGNOSIS, YEAR of the diagnosis), one of the patient's diagnoses. A cell counts distinct
-patients. Values come through a `Read` (permissions.decisions.Access: decided as the source
-field is in a report, audited per patient and field, de-identified at once), and the table
-leaves through small-cell suppression.
+(DIAGNOSIS, YEAR of the diagnosis), one of the patient's diagnoses not entered in error. A cell
+counts distinct patients. Values come through a `Read` (permissions.decisions.Access: decided as
+the source field is in a report, audited per patient and field, de-identified at once), and the
+table leaves through small-cell suppression.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 from crypto.sealed import Sealed
-from models import Diagnosis, Patient
+from models import Diagnosis, EntryStatus, Patient
 from permissions.deidentify import age_band, deidentify_date, deidentify_zip
 from permissions.suppression import THRESHOLD, Key, suppress
 
@@ -96,7 +96,9 @@ async def aggregate(read: Read, patients: QuerySet[Patient], by: Sequence[Dimens
     own_keys = {row.id: _values(read, row.public_id, row, own) for row in rows}
     members: dict[Key, set[int]] = defaultdict(set)
     if per_dx:
-        diagnoses = await Diagnosis.filter(patient_id__in=Subquery(patients.values("id")))
+        # An entry made in error stays on record, but it is no fact about the patient.
+        theirs = Diagnosis.filter(patient_id__in=Subquery(patients.values("id")))
+        diagnoses = await theirs.exclude(status=EntryStatus.ENTERED_IN_ERROR)
         for dx in diagnoses:
             owner: int = dx.patient_id  # type: ignore[attr-defined]
             if owner not in public:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from crypto.keyring import Keyring
+from models import Diagnosis, EntryStatus
 from permissions.deidentify import report_date
 from tests.helpers import audited_fields, gql
 from tests.synthetic import organization_with_researcher, population, years_before
@@ -166,6 +167,15 @@ async def test_aggregates_suppress_small_cells(
 
     body = (await gql(client, AGGREGATE, {"by": ["DIAGNOSIS"]}, as_user="registry.rae")).json()
     assert cells(body) == ([], 2, 30)  # I10 (3) is small, so E11.9 (27) is withheld too
+
+    # A diagnosis entered in error stays on record but is counted nowhere.
+    hypertension = [d for d in await Diagnosis.all() if keyring.open(d.code) == "I10"]
+    assert len(hypertension) == 3
+    await Diagnosis.filter(id__in=[d.id for d in hypertension]).update(
+        status=EntryStatus.ENTERED_IN_ERROR
+    )
+    body = (await gql(client, AGGREGATE, {"by": ["DIAGNOSIS"]}, as_user="registry.rae")).json()
+    assert cells(body) == ([{"diagnosis": "E11.9", "count": 27}], 0, 27)
 
     # The world's own researcher counts its 3 patients: every cell and the total are withheld.
     body = (await gql(client, AGGREGATE, {"by": ["ZIP3", "AGE_BAND"]}, as_user="rae")).json()
