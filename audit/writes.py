@@ -72,7 +72,9 @@ def _postgres(after: int) -> str:
     return f"{_INSERT}({slots[0]}::timestamptz, {', '.join(slots[1:])})"
 
 
+@cache
 def _with_record(after: int) -> str:
+    """The record as a data-modifying WITH in front of a row's INSERT of `after` values."""
     return f"WITH audit AS ({_postgres(after)}) "
 
 

@@ -26,6 +26,8 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crypto.blind_index import IndexKind, blind_index
@@ -234,9 +236,9 @@ class Transaction(Protocol):
     work reads and changes, `insert` for each new row it adds, which also writes the change's
     audit record with the first."""
 
-    connection: Any
+    connection: BaseDBAsyncClient
 
-    async def insert(self, row: Any) -> None: ...
+    async def insert(self, row: Model) -> None: ...
 
 
 class WriteLog(Protocol):
