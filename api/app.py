@@ -47,6 +47,7 @@ from api.web.pages import Pages
 from audit.sealer import background_sealer
 from models.keystore import load_audit_keys, load_keyring
 from observe.exposition import worker_stopped
+from ops.tally import background_tally
 from schema.build import build_schema
 
 log = logging.getLogger("phigate.http")
@@ -103,6 +104,7 @@ def create_app(
                 watching(app.state.key_watch),
                 refreshing(app.state.keyring, provider, settings.keyring_refresh),
                 background_sealer(settings, audit_keys) as app.state.sealing,
+                background_tally(app.state.keyring, settings.report_tally_interval),
                 sampling(settings.metrics_address is not None),
             ):
                 if serving:

@@ -19,6 +19,7 @@ from api import (
     cli_import,
     cli_keys,
     cli_organizations,
+    cli_reports,
     cli_users,
     db,
 )
@@ -148,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_organizations.add_parser(sub)
     cli_documents.add_parser(sub)
     cli_import.add_parser(sub)
+    cli_reports.add_parser(sub)
     sub.add_parser("schema", help="print the GraphQL schema (SDL, with the @phi marks)")
     return parser
 
@@ -189,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_documents.run(settings, args)
         elif args.command == "import":
             return cli_import.run(settings, args)
+        elif args.command == "reports":
+            return cli_reports.run(settings, args)
         elif args.command == "schema":
             # The schema as served: what a client's code generator reads.
             sys.stdout.write(build_schema(settings.limits).as_str() + "\n")

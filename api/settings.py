@@ -123,6 +123,9 @@ class Settings:
     """Rows are sealed once the database recorded them this long ago (audit/sealer.py)."""
     audit_seal_interval: timedelta = timedelta(seconds=5)
     """How often the app's background sealer runs; zero turns it off (`phigate audit seal`)."""
+    report_tally_interval: timedelta = timedelta(seconds=5)
+    """How often the app takes write records into the report tally (ops/tally.py); zero turns
+    it off (`phigate reports tally`)."""
     db_statement_timeout: timedelta = timedelta(seconds=5)
     """Longest a statement of the serving app runs or waits for a lock (api/db.py)."""
     db_acquire_timeout: timedelta = timedelta(seconds=5)
@@ -240,6 +243,7 @@ class Settings:
             ),
             audit_settle=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SETTLE_SECONDS", 10)),
             audit_seal_interval=timedelta(seconds=_int(env, "PHIGATE_AUDIT_SEAL_INTERVAL", 5)),
+            report_tally_interval=timedelta(seconds=_int(env, "PHIGATE_REPORT_TALLY_INTERVAL", 5)),
             db_statement_timeout=_seconds(env, "PHIGATE_DB_STATEMENT_TIMEOUT_SECONDS", 5),
             db_acquire_timeout=_seconds(env, "PHIGATE_DB_ACQUIRE_TIMEOUT_SECONDS", 5),
             serving_role=env.get("PHIGATE_SERVING_ROLE") or None,

@@ -18,8 +18,9 @@ from permissions.principal import Principal
 from permissions.roles import Decision, Purpose
 
 PHI_ACCESS = "PHI_ACCESS"
-_Group = tuple[str, Decision, Purpose | None]
-"""(patient, decision, purpose): one audit record."""
+_Group = tuple[str | None, Decision, Purpose | None]
+"""(patient, decision, purpose): one audit record. No patient: a report's whole population
+(an aggregate counted from the report tally, permissions/tally.py)."""
 IDENTIFIED = frozenset({Decision.ALLOW, Decision.MASK})
 """Decisions that hand out identified PHI: what the export budget counts."""
 
@@ -48,7 +49,7 @@ class AuditBuffer:
 
     def phi_access(
         self,
-        patient: str,
+        patient: str | None,
         field: str,
         prefix: str,
         key: str,
@@ -61,7 +62,7 @@ class AuditBuffer:
         self.entries(patient, prefix, decision, purpose).append(entry(field, key))
 
     def entries(
-        self, patient: str, prefix: str, decision: Decision, purpose: Purpose | None = None
+        self, patient: str | None, prefix: str, decision: Decision, purpose: Purpose | None = None
     ) -> list[str]:
         """Where the fields read on the object at `prefix` with `decision` are listed (see
         `entry`): the guard keeps it per object rather than looking it up per field."""
@@ -81,7 +82,9 @@ class AuditBuffer:
             (patient, decision.value, (purpose or self._purpose).value, _encoded(objects))
             for (patient, decision, purpose), objects in groups.items()
         ]
-        identified = sorted({key[0] for key in groups if key[1] in IDENTIFIED})
+        identified = sorted(
+            {key[0] for key in groups if key[1] in IDENTIFIED and key[0] is not None}
+        )
         window = Window(hour_of(self._shared.at), identified) if identified else None
         started = time.perf_counter()
         try:

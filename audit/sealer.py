@@ -34,6 +34,7 @@ from audit.health import Streak
 from audit.partitions import ensure_partitions, month_of
 from crypto.audit_mac import AuditKeys
 from models import AuditEvent, AuditSeal
+from models.locks import holds_lock
 from observe import metrics
 
 log = logging.getLogger("phigate.audit")
@@ -72,15 +73,6 @@ async def seal_pending(keys: AuditKeys, settle: timedelta, batch_size: int = BAT
             return total
 
 
-async def _locked(connection: BaseDBAsyncClient) -> bool:
-    if connection.capabilities.dialect != "postgres":
-        return True  # SQLite: the transaction itself serialises writers
-    rows = await connection.execute_query_dict(
-        "SELECT pg_try_advisory_xact_lock($1) AS ok", [_LOCK_KEY]
-    )
-    return bool(rows[0]["ok"])
-
-
 async def _database_now(connection: BaseDBAsyncClient) -> datetime:
     """The database's clock, which wrote `recorded_at`: a host's clock running ahead of it
     would take rows as settled early, and seal past a row still being inserted."""
@@ -92,7 +84,7 @@ async def _database_now(connection: BaseDBAsyncClient) -> datetime:
 
 async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> int:
     async with in_transaction() as connection:
-        if not await _locked(connection):
+        if not await holds_lock(connection, _LOCK_KEY):
             return 0
         cutoff = await _database_now(connection) - settle
         head = await AuditSeal.all().using_db(connection).order_by("-batch").first()

@@ -79,8 +79,9 @@ class Shared:
         return [getattr(self, name) for name in SHARED]
 
 
-Row = tuple[str, str, str, str]
-"""patient, decision, purpose, and the JSON text of the fields accessed (audit/buffer.py)"""
+Row = tuple[str | None, str, str, str]
+"""patient (None: a report's whole population), decision, purpose, and the JSON text of the
+fields accessed (audit/buffer.py)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
         return int(counted[0]["n"])
     # Stored the way Tortoise stores datetimes on SQLite, so the ORM reads them back.
     # Public ids, decisions and purposes need no escaping, and the field lists are JSON already.
-    encoded = ",".join(f'["{p}","{d}","{u}",{fields}]' for p, d, u, fields in rows)
+    encoded = ",".join(f'[{_quoted(p)},"{d}","{u}",{fields}]' for p, d, u, fields in rows)
     values = [shared.at.isoformat(sep=" "), *shared.values()[1:], f"[{encoded}]"]
     windowed = None
     if window is not None:
@@ -118,6 +119,10 @@ async def write_records(shared: Shared, rows: Sequence[Row], window: Window | No
     # opens this response's values (about 8 ms a page of 200), so the write would end only
     # after them instead of alongside them.
     return int(await in_thread(connection, _write_sqlite, values, windowed))
+
+
+def _quoted(text: str | None) -> str:
+    return "null" if text is None else f'"{text}"'
 
 
 def _write_sqlite(

@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
@@ -36,17 +35,6 @@ from permissions.roles import Decision
 log = logging.getLogger("phigate.audit")
 
 T = TypeVar("T")
-
-
-class WriteAction(StrEnum):
-    """The event of a write's audit record."""
-
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    AMEND = "AMEND"
-
-
-WRITE_EVENTS = tuple(action.value for action in WriteAction)
 
 
 def _fields(prefix: str, fields: Sequence[tuple[str, str]]) -> str:

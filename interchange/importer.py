@@ -25,12 +25,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from audit.writes import WriteAction
 from interchange import bundles, inbound
 from interchange.bundles import Entry, Problem
 from interchange.inbound import NotModelled, Record, Unusable
 from models import ClinicalNote, Diagnosis, Encounter, FhirSource, Observation, Patient
 from ops.progress import Progress
+from permissions.actions import WriteAction
 from permissions.decisions import Access, Authorized, Change, Sealer, Transaction
 from permissions.errors import PhigateError
 from permissions.roles import Role

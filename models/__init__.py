@@ -32,6 +32,7 @@ from models.revisions import (
     PatientRevision,
 )
 from models.sources import FhirSource
+from models.tally import ReportCell, ReportContribution, ReportTally
 
 __all__ = [
     "AccessToken",
@@ -67,6 +68,9 @@ __all__ = [
     "ProxyGrant",
     "RecoveryCode",
     "RefreshToken",
+    "ReportCell",
+    "ReportContribution",
+    "ReportTally",
     "SessionStage",
     "SigningKey",
     "Throttle",

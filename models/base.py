@@ -29,7 +29,8 @@ class SealedField(fields.BinaryField[Any]):
 
 
 class SecretField(SealedField):
-    """A sealed credential (a TOTP seed): encrypted like PHI, but never exposed through GraphQL."""
+    """A sealed value the server keeps for itself (a TOTP seed, the report tally's keys and
+    facts): encrypted and rotated like PHI, but never exposed through GraphQL."""
 
 
 class PublicModel(Model):

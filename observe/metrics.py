@@ -65,6 +65,13 @@ AUTH_EVENTS = Counter(
 SEALING_FAILURES = Counter(
     "phigate_audit_sealing_failures", "Background sealing runs that failed (retried)"
 )
+REPORT_TALLY_FAILURES = Counter(
+    "phigate_report_tally_failures", "Background report tally runs that failed (retried)"
+)
+REPORT_TALLY_PATIENTS = Counter(
+    "phigate_report_tally_patients",
+    "Patients whose report tally counts changed, taken in from write records",
+)
 UNSEALED_ROWS = Gauge(
     "phigate_audit_unsealed_rows",
     "Audit rows not yet sealed into the hash chain (counted up to 1,000,000)",

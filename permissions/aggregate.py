@@ -10,7 +10,7 @@ table leaves through small-cell suppression.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -86,9 +86,14 @@ def _values(read: Read, patient_id: str, row: object, sources: Sequence[Source])
     return tuple(read(patient_id, s, getattr(row, s.column)) or UNKNOWN for s in sources)
 
 
+def ordered(by: Sequence[Dimension]) -> list[Dimension]:
+    """The order of a table's key: patient dimensions first, then diagnosis ones (a fact's key
+    is the two parts joined), each in the order asked."""
+    return sorted(by, key=lambda d: SOURCES[d].per_diagnosis)
+
+
 async def aggregate(read: Read, patients: QuerySet[Patient], by: Sequence[Dimension]) -> Table:
-    # Patient dimensions first, then diagnosis ones: a fact's key is the two parts joined.
-    dimensions = sorted(by, key=lambda d: SOURCES[d].per_diagnosis)
+    dimensions = ordered(by)
     own = [SOURCES[d] for d in dimensions if not SOURCES[d].per_diagnosis]
     per_dx = [SOURCES[d] for d in dimensions if SOURCES[d].per_diagnosis]
     rows = await patients
@@ -109,8 +114,13 @@ async def aggregate(read: Read, patients: QuerySet[Patient], by: Sequence[Dimens
         for pk, key in own_keys.items():
             members[key].add(pk)
     counts = {key: len(pks) for key, pks in members.items()}
+    return table(counts, len(set[int]().union(*members.values())), dimensions)
+
+
+def table(counts: Mapping[Key, int], total: int, dimensions: Sequence[Dimension]) -> Table:
+    """The table of `counts` (keys in `ordered` order), small cells withheld; `total`: the
+    distinct patients the cells count."""
     withheld = suppress(counts, len(dimensions))
-    total = len(set[int]().union(*members.values()))
     return Table(
         cells=[
             Cell(dict(zip(dimensions, key, strict=True)), counts[key])

@@ -36,14 +36,20 @@ from crypto.keyring import Keyring
 from crypto.sealed import Sealed
 from models import FhirSource, Patient
 from permissions import aggregate as aggregates
-from permissions import report_pages
+from permissions import report_pages, tally
 from permissions.deidentify import SAFE_HARBOR, report_date, reported_age
 from permissions.errors import Forbidden, NotFound, PhiUnavailable
 from permissions.masks import MASKS
 from permissions.policy import CAPABILITIES, POLICY, WRITE_POLICY
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
-from permissions.reports import ReportCategories, ReportPages, ReportRule, report_rule
+from permissions.reports import (
+    ReportCategories,
+    ReportPages,
+    ReportRows,
+    ReportRule,
+    report_rule,
+)
 from permissions.roles import Capability, Category, Decision, Purpose, Role
 from permissions.rows import RowAccess, Subject
 
@@ -186,8 +192,9 @@ class AccessLog(Protocol):
     """Where reads are recorded: the request's audit buffer."""
 
     def phi_access(
-        self, patient: str, field: str, prefix: str, key: str, decision: Decision
-    ) -> None: ...
+        self, patient: str | None, field: str, prefix: str, key: str, decision: Decision
+    ) -> None:
+        """No patient: the field of every patient a report covers, counted together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +215,7 @@ class Change:
     """One mutation's write to one record of one patient, as the caller asked for it."""
 
     action: str
-    """CREATE, UPDATE or AMEND (audit/writes.py): the audit records' event."""
+    """A `permissions.actions.WriteAction`: the audit records' event."""
     patient_id: str
     record_id: str
     """The public id of the record written (the patient's, or a diagnosis'...)."""
@@ -502,11 +509,25 @@ class Access:
 
     async def aggregate(self, by: Sequence[aggregates.Dimension], path: str) -> aggregates.Table:
         """Counts over the report's patients; FORBIDDEN, before reading anything, if a
-        dimension's field is denied in the caller's reports."""
+        dimension's field is denied in the caller's reports.
+
+        A report over the whole organization is counted from the report tally when it counts to
+        this year: no patient's value is opened for the caller, so its record is one for the
+        population (no patient) per field. Otherwise (a staff report over its row access, or no
+        tally yet) each patient's values are opened and recorded per patient."""
         if any(self.decision(aggregates.SOURCES[d].field) is Decision.DENY for d in by):
             raise Forbidden()
-        visible = await report_pages.report_patients(self.report_rule(), self.rows)
+        rule = self.report_rule()
         today = report_date()
+        organization = self.principal.organization_pk
+        if rule.rows is ReportRows.ORGANIZATION and organization is not None:
+            found = await tally.counted(self._keyring, organization, by, today)
+            if found is not None:
+                prefix, _, key = path.rpartition(".")
+                for field in sorted({aggregates.SOURCES[d].field for d in by}):
+                    self._log.phi_access(None, field, prefix, key, self.decision(field))
+                return aggregates.table(found.counts, found.total, aggregates.ordered(by))
+        visible = await report_pages.report_patients(rule, self.rows)
 
         def read(patient_id: str, source: aggregates.Source, sealed: Sealed | None) -> str | None:
             return self.derived(

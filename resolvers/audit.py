@@ -8,8 +8,8 @@ import strawberry
 from tortoise.expressions import Q
 
 from audit.buffer import IDENTIFIED, PHI_ACCESS
-from audit.writes import WRITE_EVENTS
 from models import AuditEvent, BreakGlassGrant, Patient, User
+from permissions.actions import WRITE_EVENTS
 from permissions.roles import Capability, Decision, Purpose, Role
 from permissions.rows import RowAccess
 from resolvers.pages import connection, newest_first

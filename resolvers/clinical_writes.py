@@ -19,7 +19,6 @@ from typing import Any, Generic, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
-from audit.writes import WriteAction
 from models import (
     ClinicalNote,
     ClinicalNoteRevision,
@@ -31,6 +30,7 @@ from models import (
     ObservationRevision,
     Patient,
 )
+from permissions.actions import WriteAction
 from permissions.decisions import Change, PolicyError, Sealer, Transaction
 from resolvers import idempotency, validation
 from resolvers.patients import visible_child

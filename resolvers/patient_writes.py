@@ -9,8 +9,8 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from audit.writes import WriteAction
 from models import Patient, PatientRevision
+from permissions.actions import WriteAction
 from permissions.decisions import Change, Sealer, Transaction
 from resolvers import idempotency
 from resolvers.patients import patient, patient_node

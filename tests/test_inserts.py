@@ -10,9 +10,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.auth.sessions import user_principal
-from audit.writes import AuditedWrites, Transaction, WriteAction
+from audit.writes import AuditedWrites, Transaction
 from crypto.keyring import Keyring
 from models import AuditEvent, Patient, User
+from permissions.actions import WriteAction
 from permissions.decisions import Change
 from tests.world import World
 

@@ -1,0 +1,278 @@
+"""Keeps the report tally (models/tally.py) in step with the patients, off the request path.
+
+Every write to a patient leaves a write record naming them (audit/writes.py), committed with
+the write. The tally takes those records in, in id order, up to the end of the sealed audit
+chain: below it every row is settled (audit/sealer.py), so no write record can still appear
+there. For each patient named it compares the facts it counts them by with their values now,
+and changes the cells by the difference. Taking a patient in twice changes nothing, so a record
+taken in again (a rebuild's overlap, a retried drain) is harmless, and one write record is
+enough however many fields it changed.
+
+A rebuild counts every patient from scratch: when the tally is first made, after data came in
+some other way than a write (`phigate demo`, a bulk load), and each new year, since ages and
+the 90-year horizon are counted to the report year. Aggregates are counted from the patients
+while there is no tally for the year (permissions/decisions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from audit.health import Streak
+from crypto.keyring import Keyring
+from crypto.sealed import binding_for
+from models import AuditSeal, Patient
+from models.locks import holds_lock
+from models.tally import ReportCell, ReportContribution, ReportTally
+from observe import metrics
+from permissions.deidentify import report_date
+from permissions.tally import (
+    STATE,
+    Cell,
+    Facts,
+    cell_id,
+    cells,
+    changes,
+    current_facts,
+    recorded_facts,
+    written_since,
+)
+
+log = logging.getLogger("phigate.reports")
+
+BATCH = 500
+"""Write records a drain takes in per transaction."""
+CHUNK = 2_000
+"""Patients a rebuild reads at a time."""
+_LOCK_KEY = 0x7068696774616C79  # "phigtaly": one worker changes the tally at a time
+
+Delta = Counter[tuple[int, Cell]]
+"""(organization, cell) -> how many patients more it counts."""
+
+
+def _sql(dialect: str, text: str) -> str:
+    if dialect != "postgres":
+        return text
+    parts = text.split("?")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+
+_ADD = (
+    'INSERT INTO report_cell (public_id, organization_id, "grouping", "key", patients) '
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (public_id) "
+    "DO UPDATE SET patients = report_cell.patients + excluded.patients"
+)
+_COUNT_BY = (
+    "INSERT INTO report_contribution (public_id, patient_id, facts) VALUES (?, ?, ?) "
+    "ON CONFLICT (patient_id) DO UPDATE SET facts = excluded.facts"
+)
+
+
+async def _add(connection: BaseDBAsyncClient, keyring: Keyring, delta: Delta) -> int:
+    """Changes the cells by `delta`; a cell not there yet is added with its key sealed."""
+    rows = []
+    for (organization_pk, cell), change in delta.items():
+        if not change:
+            continue
+        public_id = cell_id(keyring, organization_pk, cell)
+        key = keyring.seal(json.dumps(list(cell[1])), binding_for("report_cell.key", public_id))
+        rows.append([public_id, organization_pk, cell[0], key.blob, change])
+    if rows:
+        dialect = connection.capabilities.dialect
+        await connection.execute_many(_sql(dialect, _ADD), rows)
+    return len(rows)
+
+
+async def _count_by(
+    connection: BaseDBAsyncClient, keyring: Keyring, facts: Iterable[tuple[int, str, Facts]]
+) -> None:
+    """Records what each patient (pk, public id) is now counted by."""
+    rows = [
+        [
+            public_id,
+            pk,
+            keyring.seal(f.encode(), binding_for("report_contribution.facts", public_id)).blob,
+        ]
+        for pk, public_id, f in facts
+    ]
+    if rows:
+        await connection.execute_many(_sql(connection.capabilities.dialect, _COUNT_BY), rows)
+
+
+async def take_in(
+    connection: BaseDBAsyncClient, keyring: Keyring, patient_pks: list[int], today: date
+) -> int:
+    """Brings these patients' counts up to date; returns how many changed."""
+    now = await current_facts(keyring, patient_pks, today, connection)
+    before = await recorded_facts(keyring, patient_pks, connection)
+    delta: Delta = Counter()
+    changed = []
+    for pk, (organization_pk, public_id, facts) in now.items():
+        if before.get(pk) == facts:
+            continue
+        for cell, change in changes(before.get(pk), facts).items():
+            delta[organization_pk, cell] += change
+        changed.append((pk, public_id, facts))
+    await _add(connection, keyring, delta)
+    await _count_by(connection, keyring, changed)
+    return len(changed)
+
+
+async def _sealed_through(connection: BaseDBAsyncClient) -> int:
+    """The last audit id of the sealed chain: every write record up to it has settled."""
+    last = (
+        await AuditSeal.all()
+        .using_db(connection)
+        .order_by("-batch")
+        .limit(1)
+        .values_list("last_id")
+    )
+    return int(last[0][0]) if last else 0
+
+
+async def drain(keyring: Keyring, today: date) -> bool | None:
+    """Takes in up to BATCH settled write records. True if more may be waiting, False if the
+    tally is up to date (or another worker is draining), None if it must be rebuilt first (not
+    built, or built for another year)."""
+    async with in_transaction() as connection:
+        if not await holds_lock(connection, _LOCK_KEY):
+            return False
+        state = await ReportTally.get_or_none(id=STATE, using_db=connection)
+        if state is None or state.year != today.year:
+            return None
+        upto = await _sealed_through(connection)
+        if upto <= state.through:
+            return False
+        patients, last = await written_since(
+            state.through, upto=upto, limit=BATCH, connection=connection
+        )
+        # With fewer than BATCH records found, `last` may stop short of `upto`; the next round
+        # then finds none and moves on to `upto`.
+        through = last if last > state.through else upto
+        changed = await take_in(connection, keyring, patients, today)
+        # Compare and set: should another writer have moved the tally meanwhile (SQLite, two
+        # processes), this transaction rolls back instead of counting twice.
+        moved = (
+            await ReportTally.filter(id=STATE, through=state.through, generation=state.generation)
+            .using_db(connection)
+            .update(through=through, generation=state.generation + (1 if changed else 0))
+        )
+        if moved != 1:
+            raise RuntimeError("the report tally moved during a drain")
+    metrics.REPORT_TALLY_PATIENTS.inc(changed)
+    return through < upto
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    patients: int
+    cells: int
+    seconds: float
+
+
+async def rebuild(keyring: Keyring, today: date) -> Built | None:
+    """Counts every patient again, in one transaction (aggregates read the old tally until
+    it commits); None if another worker is rebuilding."""
+    started = time.perf_counter()
+    async with in_transaction() as connection:
+        if not await holds_lock(connection, _LOCK_KEY):
+            return None
+        state = await ReportTally.get_or_none(id=STATE, using_db=connection)
+        # Write records up to here are in the values read below; later ones are taken in
+        # again by the drains, which changes nothing where they are already counted.
+        through = await _sealed_through(connection)
+        await ReportCell.all().using_db(connection).delete()
+        await ReportContribution.all().using_db(connection).delete()
+        totals: Delta = Counter()
+        patients, after = 0, 0
+        while True:
+            chunk = await (
+                Patient.filter(id__gt=after)
+                .order_by("id")
+                .limit(CHUNK)
+                .using_db(connection)
+                .values_list("id")
+            )
+            if not chunk:
+                break
+            pks = [int(pk) for (pk,) in chunk]
+            after = pks[-1]
+            now = await current_facts(keyring, pks, today, connection)
+            for organization_pk, _, facts in now.values():
+                totals.update((organization_pk, cell) for cell in cells(facts))
+            await _count_by(connection, keyring, ((pk, p, f) for pk, (_, p, f) in now.items()))
+            patients += len(now)
+        written = await _add(connection, keyring, totals)
+        values = {"year": today.year, "through": through, "built_at": datetime.now(UTC)}
+        if state is None:
+            await ReportTally.create(id=STATE, generation=1, using_db=connection, **values)
+        else:
+            await (
+                ReportTally.filter(id=STATE)
+                .using_db(connection)
+                .update(generation=state.generation + 1, **values)
+            )
+    return Built(patients, written, time.perf_counter() - started)
+
+
+async def bring_up_to_date(keyring: Keyring, today: date) -> Built | None:
+    """Drains every settled write record, rebuilding first if the tally needs it; returns the
+    rebuild if there was one."""
+    built = None
+    while True:
+        more = await drain(keyring, today)
+        if more is None:
+            built = await rebuild(keyring, today)
+            if built is None:
+                return None
+        elif not more:
+            return built
+
+
+async def run_tally(
+    keyring: Keyring, interval: timedelta, stop: asyncio.Event, runs: Streak
+) -> None:
+    while not stop.is_set():
+        try:
+            built = await bring_up_to_date(keyring, report_date())
+            if built is not None:
+                log.info(
+                    "report tally rebuilt: %d patients, %d cells, %.1f s",
+                    built.patients, built.cells, built.seconds,
+                )  # fmt: skip
+            runs.succeeded()
+        except Exception as exc:
+            runs.failed()
+            metrics.REPORT_TALLY_FAILURES.inc()
+            # By type only: driver messages may quote statements. Retried next round.
+            log.error("report tally update failed (%s); will retry", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+
+
+@contextlib.asynccontextmanager
+async def background_tally(keyring: Keyring, interval: timedelta) -> AsyncIterator[Streak]:
+    """Keeps the tally up to date beside the app; a zero interval leaves it to
+    `phigate reports tally`."""
+    runs = Streak()
+    if not interval:
+        yield runs
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_tally(keyring, interval, stop, runs))
+    try:
+        yield runs
+    finally:
+        stop.set()
+        await task
