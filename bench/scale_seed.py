@@ -49,6 +49,9 @@ from models import (
 from models.base import PublicModel
 from models.keystore import load_keyring
 from models.people import SHUFFLE_BITS
+from models.tally import ReportTally
+from ops.tally import rebuild
+from permissions.deidentify import report_date
 from permissions.roles import Role
 from tests.pgcluster import find_bin_dir, start_cluster
 
@@ -111,9 +114,20 @@ def cluster() -> str:
     ROOT.mkdir(exist_ok=True)
     user = "postgres" if os.geteuid() == 0 else getpass.getuser()
     url = f"postgres://{user}@127.0.0.1:{PORT}/postgres"
-    if (ROOT / "data" / "postmaster.pid").exists():
-        return url
+    pid_file = ROOT / "data" / "postmaster.pid"
+    if pid_file.exists():
+        if _alive(int(pid_file.read_text().split()[0])):
+            return url
+        pid_file.unlink()  # left by a machine that stopped without stopping the cluster
     return start_cluster(bin_dir, ROOT, PORT, SETTINGS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def master_key() -> bytes:
@@ -300,6 +314,7 @@ async def ensure(admin_url: str, patients: int) -> str:
         if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             if await _seeded(url) is not None:
                 await migrate(url)  # indexes added since it was seeded
+                await tally(url, patients)
                 return url
             await admin.execute(f'DROP DATABASE "{name}"')  # an interrupted seeding
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -309,7 +324,27 @@ async def ensure(admin_url: str, patients: int) -> str:
     seconds = await seed(url, patients)
     rows = await _row_counts(url)
     print(f"seeded {patients:,} patients in {seconds:,.0f} s: {patients / seconds:,.0f}/s; {rows}")
+    await tally(url, patients)
     return url
+
+
+async def tally(url: str, patients: int) -> None:
+    """Builds the report tally (ops/tally.py) as the server would on its first start: seeded
+    rows have no write records to take in."""
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        if await ReportTally.exists():
+            return
+        keyring = await load_keyring(LocalKeyProvider(master_key()))
+        built = await rebuild(keyring, report_date())
+        assert built is not None
+        print(
+            f"report tally of {patients:,} patients: {built.cells:,} cells in "
+            f"{built.seconds:,.0f} s ({built.patients / built.seconds:,.0f} patients/s)",
+            flush=True,
+        )
+    finally:
+        await Tortoise.close_connections()
 
 
 async def _seeded(url: str) -> float | None:

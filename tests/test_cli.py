@@ -52,3 +52,13 @@ def test_migrate_and_demo_are_repeatable(
         assert demo.returncode == 0, demo.stderr
         for role in ROLES:
             assert f" {role} " in demo.stdout
+    # The demo's rows have no write records: it built the report tally, which is up to date.
+    tally = phigate("reports", "tally", env=env)
+    assert tally.returncode == 0, tally.stderr
+    assert tally.stdout == "report tally up to date\n"
+    rebuilt = phigate("reports", "tally", "--rebuild", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith("rebuilt: 4 patients, ")
+    wrong = phigate("reports", "tally", env={**env, "PHIGATE_MASTER_KEY": "A" * 43 + "="})
+    assert wrong.returncode == 1
+    assert "wrong master key" in wrong.stderr
