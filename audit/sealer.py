@@ -16,10 +16,8 @@ transaction-scoped advisory lock lets one worker seal at a time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import takewhile
 from typing import Any, Protocol
@@ -32,6 +30,7 @@ from audit.budget import prune_windows
 from audit.chain import COLUMNS, GENESIS, batch_digest, pack_entries, row_hash
 from audit.health import Streak
 from audit.partitions import ensure_partitions, month_of
+from audit.periodic import repeated
 from crypto.audit_mac import AuditKeys
 from models import AuditEvent, AuditSeal
 from models.locks import holds_lock
@@ -123,45 +122,22 @@ async def _seal_batch(keys: AuditKeys, settle: timedelta, batch_size: int) -> in
     return len(settled)
 
 
-async def run_sealer(
-    keys: AuditKeys,
-    settle: timedelta,
-    interval: timedelta,
-    stop: asyncio.Event,
-    runs: Streak | None = None,
-) -> None:
-    """Seal (and prune past export windows, and create the audit partitions ahead) every
-    `interval` until `stop` is set; `runs` follows how the runs go (readiness, api/health.py)."""
-    runs = runs or Streak()
-    while not stop.is_set():
-        try:
-            await ensure_partitions(datetime.now(UTC))
-            await seal_pending(keys, settle)
-            await prune_windows(datetime.now(UTC))
-            runs.succeeded()
-        except Exception as exc:
-            runs.failed()
-            metrics.SEALING_FAILURES.inc()
-            # By type only: driver messages may quote statements. Retried next round.
-            log.error("audit sealing failed (%s); will retry", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+async def _seal_round(keys: AuditKeys, settle: timedelta) -> None:
+    """Create the audit partitions ahead, seal, and prune past export windows."""
+    await ensure_partitions(datetime.now(UTC))
+    await seal_pending(keys, settle)
+    await prune_windows(datetime.now(UTC))
 
 
-@contextlib.asynccontextmanager
-async def background_sealer(settings: SealerSettings, keys: AuditKeys) -> AsyncIterator[Streak]:
+def background_sealer(
+    settings: SealerSettings, keys: AuditKeys
+) -> contextlib.AbstractAsyncContextManager[Streak]:
     """Runs the sealer beside the app; a zero interval leaves sealing to `phigate audit seal`.
     Yields how its runs go."""
-    runs = Streak()
-    if not settings.audit_seal_interval:
-        yield runs
-        return
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_sealer(keys, settings.audit_settle, settings.audit_seal_interval, stop, runs)
+    return repeated(
+        lambda: _seal_round(keys, settings.audit_settle),
+        settings.audit_seal_interval,
+        metrics.SEALING_FAILURES,
+        log,
+        "audit sealing",
     )
-    try:
-        yield runs
-    finally:
-        stop.set()
-        await task

@@ -16,13 +16,12 @@ while there is no tally for the year (permissions/decisions.py).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,6 +29,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from audit.health import Streak
+from audit.periodic import repeated
 from crypto.keyring import Keyring
 from crypto.sealed import binding_for
 from models import AuditSeal, Patient
@@ -240,39 +240,21 @@ async def bring_up_to_date(keyring: Keyring, today: date) -> Built | None:
             return built
 
 
-async def run_tally(
-    keyring: Keyring, interval: timedelta, stop: asyncio.Event, runs: Streak
-) -> None:
-    while not stop.is_set():
-        try:
-            built = await bring_up_to_date(keyring, report_date())
-            if built is not None:
-                log.info(
-                    "report tally rebuilt: %d patients, %d cells, %.1f s",
-                    built.patients, built.cells, built.seconds,
-                )  # fmt: skip
-            runs.succeeded()
-        except Exception as exc:
-            runs.failed()
-            metrics.REPORT_TALLY_FAILURES.inc()
-            # By type only: driver messages may quote statements. Retried next round.
-            log.error("report tally update failed (%s); will retry", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+async def _tally_round(keyring: Keyring) -> None:
+    built = await bring_up_to_date(keyring, report_date())
+    if built is not None:
+        log.info(
+            "report tally rebuilt: %d patients, %d cells, %.1f s",
+            built.patients, built.cells, built.seconds,
+        )  # fmt: skip
 
 
-@contextlib.asynccontextmanager
-async def background_tally(keyring: Keyring, interval: timedelta) -> AsyncIterator[Streak]:
+def background_tally(
+    keyring: Keyring, interval: timedelta
+) -> contextlib.AbstractAsyncContextManager[Streak]:
     """Keeps the tally up to date beside the app; a zero interval leaves it to
     `phigate reports tally`."""
-    runs = Streak()
-    if not interval:
-        yield runs
-        return
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_tally(keyring, interval, stop, runs))
-    try:
-        yield runs
-    finally:
-        stop.set()
-        await task
+    return repeated(
+        lambda: _tally_round(keyring), interval, metrics.REPORT_TALLY_FAILURES, log,
+        "report tally update",
+    )  # fmt: skip

@@ -6,6 +6,7 @@ the population instead of one per patient."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 from itertools import combinations
@@ -21,6 +22,7 @@ from api.keys import key_provider
 from api.settings import Settings
 from audit.sealer import seal_pending
 from crypto.keyring import Keyring
+from crypto.sealed import Sealed, binding_for
 from models import AuditEvent, Organization, Patient
 from models.keystore import load_audit_keys
 from models.tally import ReportCell, ReportContribution, ReportTally
@@ -190,18 +192,27 @@ async def test_writes_count_at_once_and_after_the_tally_takes_them_in(
 async def test_tally_stores_no_plaintext(
     client: httpx.AsyncClient, app: Starlette, world: World, keyring: Keyring
 ) -> None:
+    """Keys and facts are ciphertext of ours; everything else is an id, a grouping or a count."""
     await hospital(keyring)
     await rebuild(keyring, report_date())
     db = connections.get("default")
-    stored = [
-        repr(row)
-        for table in ("report_cell", "report_contribution")
-        for row in await db.execute_query_dict(f"SELECT * FROM {table}")  # noqa: S608
-    ]
-    assert stored
+    sealed = {"report_cell": "key", "report_contribution": "facts"}
+    plain = ("E11.9", "I10", "627", "825", "30-39", "90+", "2024", "unknown")
+    opened = []
+    for table, column in sealed.items():
+        rows = await db.execute_query_dict(f"SELECT * FROM {table}")  # noqa: S608
+        assert rows
+        for row in rows:
+            blob = bytes(row.pop(column))
+            assert Keyring.version_of(blob) == keyring.primary
+            # Values this long never turn up in random bytes by chance (shorter ones might).
+            assert not any(value.encode() in blob for value in plain if len(value) >= 5)
+            binding = binding_for(f"{table}.{column}", row["public_id"])
+            opened.append(keyring.open(Sealed(blob, binding)))
+            assert re.fullmatch(r"(cell|pat)_[A-Za-z0-9_-]{22}", row.pop("public_id"))
+            assert all(isinstance(value, int) for value in row.values()), row
     assert await ReportContribution.all().count() == 3 + 39
-    for value in ("E11.9", "I10", "627", "825", "30-39", "90+", "2024", "unknown"):
-        assert not any(value in text for text in stored), value
+    assert all(any(value in text for text in opened) for value in plain)
 
 
 async def test_a_new_year_counts_from_the_patients_until_rebuilt(
