@@ -17,7 +17,10 @@ from api.app import create_app
 from api.settings import Settings
 from crypto.keyring import Keyring
 from models import AuditEvent, DataKey, KeyPurpose, User
+from models.tally import ReportCell, ReportContribution
 from ops.key_status import key_status
+from ops.tally import rebuild
+from permissions.deidentify import report_date
 from tests.conftest import https_client, running
 from tests.helpers import TestAuthenticator, gql
 from tests.ops import phigate
@@ -29,6 +32,7 @@ query($id: ID!) {
 }
 """
 TOTP_SEED = "JBSWY3DPEHPK3PXP"
+AGGREGATE = "{ report { aggregate(by: [AGE_BAND]) { total suppressed } } }"
 
 
 @pytest.fixture
@@ -47,6 +51,8 @@ async def fast_world(fast_app: Starlette) -> World:
     doc = await User.get(username="doc")
     doc.seal(keyring, totp_secret=TOTP_SEED)
     await doc.save()
+    # So is the report tally's sealed state.
+    await rebuild(keyring, report_date())
     return world
 
 
@@ -127,6 +133,13 @@ async def test_rotate_is_resumable_and_audited(
     assert doc.totp_secret is not None
     assert Keyring.version_of(doc.totp_secret.blob) == 2
     assert keyring.open(doc.totp_secret) == TOTP_SEED
+    tally = [row.key for row in await ReportCell.all()]
+    tally += [row.facts for row in await ReportContribution.all()]
+    assert tally
+    assert {Keyring.version_of(sealed.blob) for sealed in tally} == {2}
+    async with https_client(fast_app) as http:
+        body = (await gql(http, AGGREGATE, as_user="rae")).json()
+    assert body == {"data": {"report": {"aggregate": {"total": None, "suppressed": 3}}}}
 
 
 async def test_reads_keep_working_during_rotation(
