@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 
 from models import BreakGlassGrant, CareTeamAssignment, Encounter, Patient, ProxyGrant
 from models.compiled import CompiledQueries
+from permissions.counting import bounded_count
 from permissions.policy import CAPABILITIES, PROXY_CATEGORIES, ROW_SCOPE, RowScope
 from permissions.principal import Principal
 from permissions.pseudonyms import ReportScope
@@ -65,6 +66,21 @@ class RowAccess:
         if not self._identified():
             return Patient.filter(id__in=[])
         return await self.role_scope()
+
+    async def count(self) -> tuple[int, bool]:
+        """`totalCount` of `patients()` (permissions/counting.py). A care team is counted from
+        its assignments alone: each names one of its patients, once, so looking each patient
+        up as well (a thousand index descents at a million patients) would add nothing."""
+        scope, key = self._scope_key()
+        if (
+            scope is RowScope.CARE_TEAM
+            and key is not None
+            and self._launch is None
+            and self._identified()
+            and not await self._emergency_patients(key)
+        ):
+            return await bounded_count(_assignments(key), "patient_id")
+        return await bounded_count(await self.patients())
 
     async def role_scope(self) -> QuerySet[Patient]:
         """The patients of the principal's row scope (what staff reports cover, too), narrowed
@@ -193,8 +209,12 @@ class RowAccess:
         return Patient.filter(Q(user_id=user_pk) | Q(id__in=list(self._proxy)))
 
 
+def _assignments(user_pk: int) -> QuerySet[CareTeamAssignment]:
+    return CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True)
+
+
 def _assigned(user_pk: int) -> QuerySet[CareTeamAssignment]:
-    return CareTeamAssignment.filter(user_id=user_pk, ended_at__isnull=True).values("patient_id")  # type: ignore[return-value]
+    return _assignments(user_pk).values("patient_id")  # type: ignore[return-value]
 
 
 def _care_team(user_pk: int) -> QuerySet[Patient]:

@@ -11,7 +11,7 @@ from tortoise.expressions import Subquery
 
 from models import ClinicalNote, Diagnosis, Encounter, Observation, Patient
 from models.base import PublicModel
-from permissions.counting import COUNT_LIMIT, bounded
+from permissions.counting import bounded_count
 from schema import types
 from schema.context import RequestContext
 from schema.errors import BadInput, NotFound
@@ -98,12 +98,12 @@ async def patients(
     """`path`: where the field is in the response (`patients`), for a search's records."""
     check_page_size(first)
     access = ctx.access
-    visible = await (
-        access.rows.patients() if mrn is None else access.search("Patient.mrn", mrn, f"{path}.mrn")
-    )
-    # Ids under a LIMIT rather than count(): Tortoise applies a limit to a count only
-    # after counting every row.
-    total, exact = bounded(len(await visible.limit(COUNT_LIMIT + 1).values_list("id", flat=True)))
+    if mrn is None:
+        visible = await access.rows.patients()
+        total, exact = await access.rows.count()
+    else:
+        visible = await access.search("Patient.mrn", mrn, f"{path}.mrn")
+        total, exact = await bounded_count(visible)
     chosen = visible.order_by("public_id")
     if after is not None:
         chosen = chosen.filter(public_id__gt=_decode_cursor(after))
