@@ -178,4 +178,6 @@ async def _seed_records(
     # Care teams cover half of the patients, so row access visibly differs between roles.
     for patient in team[: len(team) // 2]:
         for clinician in ("dr.grey", "nurse.joy"):
-            await CareTeamAssignment.create(user=users[clinician], patient=patient)
+            await CareTeamAssignment.create(
+                user=users[clinician], patient=patient, patient_public_id=patient.public_id
+            )

@@ -91,7 +91,9 @@ async def seed(keyring: Keyring, count: int) -> tuple[User, User]:
             patient = await create_patient(keyring, org, values)
             await _plain_copy(patient.public_id, org.id, values)
             if i < CARE_TEAM:
-                await CareTeamAssignment.create(user=doc, patient=patient)
+                await CareTeamAssignment.create(
+                    user=doc, patient=patient, patient_public_id=patient.public_id
+                )
     return doc, desk
 
 

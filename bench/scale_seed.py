@@ -282,9 +282,11 @@ async def seed(url: str, patients: int) -> float:
         for first in range(0, patients, CHUNK):
             batch = Batch(next_id)
             for n in range(first, min(first + CHUNK, patients)):
-                pk = batch.add("patient", sealer.row(Patient, _patient(rng, n, org, now)))
+                patient = sealer.row(Patient, _patient(rng, n, org, now))
+                pk = batch.add("patient", patient)
                 _clinical(rng, sealer, batch, pk)
-                assignment = {"user_id": next(teams), "patient_id": pk, "started_at": now}
+                assignment = {"user_id": next(teams), "patient_id": pk, "started_at": now,
+                              "patient_public_id": patient["public_id"]}  # fmt: skip
                 batch.add("care_team_assignment", assignment)
             await _copy(conn, batch)
             if (first // CHUNK) % 25 == 0:

@@ -136,16 +136,18 @@ class CareTeamAssignment(Model):
     patient: fields.ForeignKeyRelation[Patient] = fields.ForeignKeyField(
         "phigate.Patient", related_name="care_team", on_delete=fields.CASCADE
     )
+    patient_public_id = fields.CharField(max_length=40)
+    """The patient's public id (it never changes): a care team's page is in this order."""
     started_at = fields.DatetimeField(auto_now_add=True)
     ended_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "care_team_assignment"
         unique_together = (("user", "patient"),)
-        # Row access asks for a user's current patients: with `ended_at` and `patient_id` in
-        # the index that is an index-only scan, not one heap page per patient of a team
-        # spread over a large table.
-        indexes = (("user_id", "ended_at", "patient_id"),)
+        # Row access asks for a user's current patients, and a page for them in public id
+        # order: both are a range of this index read alone, not a heap page (or a patient
+        # looked up) per patient of a team spread over a large table.
+        indexes = (("user_id", "ended_at", "patient_public_id", "patient_id"),)
 
 
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)

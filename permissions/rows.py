@@ -68,19 +68,36 @@ class RowAccess:
         return await self.role_scope()
 
     async def count(self) -> tuple[int, bool]:
-        """`totalCount` of `patients()` (permissions/counting.py). A care team is counted from
-        its assignments alone: each names one of its patients, once, so looking each patient
-        up as well (a thousand index descents at a million patients) would add nothing."""
-        scope, key = self._scope_key()
-        if (
-            scope is RowScope.CARE_TEAM
-            and key is not None
-            and self._launch is None
-            and self._identified()
-            and not await self._emergency_patients(key)
-        ):
-            return await bounded_count(_assignments(key), "patient_id")
+        """`totalCount` of `patients()` (permissions/counting.py)."""
+        team = await self._care_team_only()
+        if team is not None:
+            return await bounded_count(_assignments(team), "patient_id")
         return await bounded_count(await self.patients())
+
+    async def first(self, after: str | None, size: int) -> list[Patient]:
+        """The first `size` of `patients()` in public id order, after public id `after`."""
+        team = await self._care_team_only()
+        if team is None:
+            return await first_of(await self.patients(), after, size)
+        assigned = _assignments(team).order_by("patient_public_id")
+        if after is not None:
+            assigned = assigned.filter(patient_public_id__gt=after)
+        ids = [pk for (pk,) in await assigned.limit(size).values_list("patient_id")]
+        found = {row.id: row for row in await Patient.filter(id__in=ids)}
+        return [found[pk] for pk in ids]
+
+    async def _care_team_only(self) -> int | None:
+        """The user whose care team is exactly the principal's patients, if it is (no
+        break-glass patient beside it, no SMART launch narrowing it). Then the assignments
+        alone count and order them (each names one patient, with its public id): looking each
+        patient up as well would cost a thousand index descents a page at a million
+        patients."""
+        scope, key = self._scope_key()
+        if scope is not RowScope.CARE_TEAM or key is None or self._launch is not None:
+            return None
+        if not self._identified() or await self._emergency_patients(key):
+            return None
+        return key
 
     async def role_scope(self) -> QuerySet[Patient]:
         """The patients of the principal's row scope (what staff reports cover, too), narrowed
@@ -207,6 +224,14 @@ class RowAccess:
                 )
             self._proxy = proxy
         return Patient.filter(Q(user_id=user_pk) | Q(id__in=list(self._proxy)))
+
+
+async def first_of(patients: QuerySet[Patient], after: str | None, size: int) -> list[Patient]:
+    """The first `size` of `patients` in public id order, after public id `after`."""
+    ordered = patients.order_by("public_id")
+    if after is not None:
+        ordered = ordered.filter(public_id__gt=after)
+    return await ordered.limit(size)
 
 
 def _assignments(user_pk: int) -> QuerySet[CareTeamAssignment]:

@@ -167,7 +167,7 @@ async def test_an_imported_patient_reads_back_through_graphql(
     patient = await Patient.all().order_by("-id").first()
     assert patient is not None
     doc = await User.get(username="doc")
-    await CareTeamAssignment.create(user=doc, patient=patient)
+    await CareTeamAssignment.create(user=doc, patient=patient, patient_public_id=patient.public_id)
     body = (await gql(client, _CLINICAL, {"id": patient.public_id}, as_user="doc")).json()
     record = body["data"]["patient"]
     assert record["encounters"] == [

@@ -52,7 +52,9 @@ async def test_a_synthea_record_round_trips(
     assert report.created["Patient"] == 1
     patient = await Patient.all().order_by("-id").first()
     assert patient is not None
-    await CareTeamAssignment.create(user=await User.get(username="doc"), patient=patient)
+    await CareTeamAssignment.create(
+        user=await User.get(username="doc"), patient=patient, patient_public_id=patient.public_id
+    )
 
     path = f"/fhir/Patient/{fhir_id(patient.public_id)}/$everything"
     exported = by_type(valid(await client.get(path, headers={AS_USER: "doc"})))

@@ -16,8 +16,9 @@ from tortoise.migrations.api import migrate as run_migrations
 from api import db
 from crypto.provider import LocalKeyProvider, decode_master_key
 from crypto.sealed import Sealed
-from models import Encounter, Observation, Organization, Patient
+from models import CareTeamAssignment, Encounter, Observation, Organization, Patient, User
 from models.keystore import load_keyring
+from permissions.roles import Role
 
 IDENTITY = ("mrn", "given_name", "family_name", "birth_date")
 
@@ -124,5 +125,39 @@ async def test_taking_migrations_back_and_forth_keeps_every_record(
         again = {k: v for k, v in row.items() if k not in {"id", "public_id"}}
         with pytest.raises(IntegrityError):
             await _insert("patient", {**again, "public_id": "pat_" + "p" * 22})
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_migration_0024_gives_each_assignment_its_patients_public_id(
+    database_url: str, master_key: str
+) -> None:
+    provider = LocalKeyProvider(decode_master_key(master_key))
+    await run_migrations(
+        config=db.tortoise_config(database_url), target="phigate.0023_report_tally"
+    )
+    await _connect(database_url)
+    try:
+        keyring = await load_keyring(provider)
+        org = await Organization.create(name="Before 0024")
+        patient = Patient(organization=org)
+        patient.seal_identity(
+            keyring, mrn="MRN-024024", given_name="Ada", family_name="Old", birth_date="1970-01-01"
+        )
+        await patient.save()
+        doc = await User.create(
+            username="doc.0024", role=Role.PHYSICIAN, organization=org, password_hash="-"
+        )
+        await _insert(
+            "care_team_assignment",
+            {"user_id": doc.id, "patient_id": patient.id, "started_at": datetime.now(UTC)},
+        )
+    finally:
+        await Tortoise.close_connections()
+    await db.migrate(database_url, provider=provider)
+    await _connect(database_url)
+    try:
+        filled = await CareTeamAssignment.all().values_list("patient_public_id", flat=True)
+        assert filled == [patient.public_id]
     finally:
         await Tortoise.close_connections()

@@ -54,7 +54,9 @@ async def in_care_of_doc(*patients: Patient) -> None:
     the identified view only) covers these patients with every category."""
     doc = await User.get(username="doc")
     for patient in patients:
-        await CareTeamAssignment.create(user=doc, patient=patient)
+        await CareTeamAssignment.create(
+            user=doc, patient=patient, patient_public_id=patient.public_id
+        )
 
 
 def rows_by_birth_year(body: dict[str, Any]) -> dict[str | None, dict[str, Any]]:

@@ -103,7 +103,9 @@ async def test_no_identifier_reaches_a_report(
     for identity, diagnoses in patients:
         note = f"Seen {identity['given_name']} {identity['family_name']}, SSN {identity['ssn']}"
         patient = await seed_patient(keyring, org, identity, diagnoses, note)
-        await CareTeamAssignment.create(user=physician, patient=patient)
+        await CareTeamAssignment.create(
+            user=physician, patient=patient, patient_public_id=patient.public_id
+        )
         identifiers |= set(identity.values()) | {recorded for _, recorded in diagnoses}
     rows = (await gql(client, QUERY, as_user=f"physician.{n}")).json()
     assert "errors" not in rows, rows

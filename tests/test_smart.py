@@ -205,8 +205,9 @@ async def doctor(
 ) -> str:
     """The physician's session; their care team now holds 'own' and 'other'."""
     doc = await User.get(username="doc")
+    other = session_world.patients["other"]
     await CareTeamAssignment.create(
-        user=doc, patient=await Patient.get(public_id=session_world.patients["other"])
+        user=doc, patient=await Patient.get(public_id=other), patient_public_id=other
     )
     enrolled = await Staff(session_client, oathtool, clock).enrol("doc")
     token: str = enrolled["token"]

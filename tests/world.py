@@ -119,7 +119,9 @@ async def build_world(keyring: Keyring) -> World:
     child = await _patient(keyring, org, CHILD, None)
     world.patients = {"own": own.public_id, "other": other.public_id, "child": child.public_id}
     for clinician in ("doc", "nurse"):
-        await CareTeamAssignment.create(user=users[clinician], patient=own)
+        await CareTeamAssignment.create(
+            user=users[clinician], patient=own, patient_public_id=own.public_id
+        )
     await ProxyGrant.create(
         patient=child,
         grantee=users["parent"],

@@ -36,7 +36,9 @@ async def assign(
             AdminEvent.CARE_TEAM_ASSIGNED, now, user.public_id, patient=patient.public_id
         )
         if row is None:
-            return await CareTeamAssignment.create(user_id=user.id, patient_id=patient.pk)
+            return await CareTeamAssignment.create(
+                user_id=user.id, patient_id=patient.pk, patient_public_id=patient.public_id
+            )
         # One row per clinician and patient: a renewed assignment reopens it; the audit trail
         # keeps every period.
         await CareTeamAssignment.filter(id=row.id).update(started_at=now, ended_at=None)
