@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name="CareTeamAssignment",
-            index=Index(fields=["user_id", "ended_at", "patient_public_id", "patient_id"]),
+            index=Index(fields=["user_id", "patient_public_id", "patient_id", "ended_at"]),
         ),
         ops.RemoveIndex(
             model_name="CareTeamAssignment", fields=["user_id", "ended_at", "patient_id"]

@@ -146,8 +146,10 @@ class CareTeamAssignment(Model):
         unique_together = (("user", "patient"),)
         # Row access asks for a user's current patients, and a page for them in public id
         # order: both are a range of this index read alone, not a heap page (or a patient
-        # looked up) per patient of a team spread over a large table.
-        indexes = (("user_id", "ended_at", "patient_public_id", "patient_id"),)
+        # looked up) per patient of a team spread over a large table. `ended_at` comes last:
+        # `IS NULL` before the public id would leave the range unordered (PostgreSQL orders
+        # an index range only after equalities), and ended assignments are few.
+        indexes = (("user_id", "patient_public_id", "patient_id", "ended_at"),)
 
 
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
