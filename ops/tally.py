@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -36,6 +37,7 @@ from models import AuditSeal, Patient
 from models.locks import holds_lock
 from models.tally import ReportCell, ReportContribution, ReportTally
 from observe import metrics
+from ops.sql import Statement, is_postgres
 from permissions.deidentify import report_date
 from permissions.tally import (
     STATE,
@@ -61,22 +63,25 @@ Delta = Counter[tuple[int, Cell]]
 """(organization, cell) -> how many patients more it counts."""
 
 
-def _sql(dialect: str, text: str) -> str:
-    if dialect != "postgres":
-        return text
-    parts = text.split("?")
-    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-
-
 _ADD = (
-    'INSERT INTO report_cell (public_id, organization_id, "grouping", "key", patients) '
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (public_id) "
-    "DO UPDATE SET patients = report_cell.patients + excluded.patients"
+    'INSERT INTO report_cell (public_id, organization_id, "grouping", "key", patients)',
+    "ON CONFLICT (public_id) DO UPDATE SET patients = report_cell.patients + excluded.patients",
 )
 _COUNT_BY = (
-    "INSERT INTO report_contribution (public_id, patient_id, facts) VALUES (?, ?, ?) "
-    "ON CONFLICT (patient_id) DO UPDATE SET facts = excluded.facts"
+    "INSERT INTO report_contribution (public_id, patient_id, facts)",
+    "ON CONFLICT (patient_id) DO UPDATE SET facts = excluded.facts",
 )
+
+
+async def _upsert(
+    connection: BaseDBAsyncClient, statement: tuple[str, str], rows: list[list[Any]]
+) -> None:
+    if not rows:
+        return
+    marks = Statement(is_postgres(connection))
+    values = ", ".join(marks.bind(None) for _ in rows[0])
+    insert, conflict = statement
+    await connection.execute_many(f"{insert} VALUES ({values}) {conflict}", rows)
 
 
 async def _add(connection: BaseDBAsyncClient, keyring: Keyring, delta: Delta) -> int:
@@ -88,9 +93,7 @@ async def _add(connection: BaseDBAsyncClient, keyring: Keyring, delta: Delta) ->
         public_id = cell_id(keyring, organization_pk, cell)
         key = keyring.seal(json.dumps(list(cell[1])), binding_for("report_cell.key", public_id))
         rows.append([public_id, organization_pk, cell[0], key.blob, change])
-    if rows:
-        dialect = connection.capabilities.dialect
-        await connection.execute_many(_sql(dialect, _ADD), rows)
+    await _upsert(connection, _ADD, rows)
     return len(rows)
 
 
@@ -106,8 +109,7 @@ async def _count_by(
         ]
         for pk, public_id, f in facts
     ]
-    if rows:
-        await connection.execute_many(_sql(connection.capabilities.dialect, _COUNT_BY), rows)
+    await _upsert(connection, _COUNT_BY, rows)
 
 
 async def take_in(
