@@ -35,7 +35,7 @@ from crypto.keyring import Keyring
 from crypto.sealed import binding_for
 from models import AuditSeal, Patient
 from models.locks import holds_lock
-from models.tally import ReportCell, ReportContribution, ReportTally
+from models.tally import ReportCell, ReportTally
 from observe import metrics
 from ops.sql import Statement, is_postgres
 from permissions.deidentify import report_date
@@ -176,6 +176,15 @@ async def drain(keyring: Keyring, today: date) -> bool | None:
     return through < upto
 
 
+async def _clear_cells(connection: BaseDBAsyncClient) -> int:
+    """Deletes up to CHUNK cells; returns how many."""
+    some = ReportCell.all().using_db(connection).limit(CHUNK).values_list("id")
+    ids = [pk for (pk,) in await some]
+    if ids:
+        await ReportCell.filter(id__in=ids).using_db(connection).delete()
+    return len(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class Built:
     patients: int
@@ -194,8 +203,10 @@ async def rebuild(keyring: Keyring, today: date) -> Built | None:
         # Write records up to here are in the values read below; later ones are taken in
         # again by the drains, which changes nothing where they are already counted.
         through = await _sealed_through(connection)
-        await ReportCell.all().using_db(connection).delete()
-        await ReportContribution.all().using_db(connection).delete()
+        # Cells go in slices, each statement short (the server's statement timeout); the
+        # patients' facts are written over where they are (a removed patient's go with it).
+        while await _clear_cells(connection):
+            pass
         totals: Delta = Counter()
         patients, after = 0, 0
         while True:
