@@ -21,16 +21,25 @@ async def repeated(
     failures: Counter,
     log: logging.Logger,
     what: str,
+    *,
+    first_at_once: bool = True,
 ) -> AsyncIterator[Streak]:
     """Runs `work` every `interval` while the block runs (a zero interval: never, the command
-    line does it); yields how its runs go (readiness, api/health.py)."""
+    line does it), the first time at once or after one interval; yields how its runs go
+    (readiness, api/health.py)."""
     runs = Streak()
     if not interval:
         yield runs
         return
     stop = asyncio.Event()
 
+    async def pause() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval.total_seconds())
+
     async def loop() -> None:
+        if not first_at_once:
+            await pause()
         while not stop.is_set():
             try:
                 await work()
@@ -40,8 +49,7 @@ async def repeated(
                 failures.inc()
                 # By type only: driver messages may quote statements. Retried next round.
                 log.error("%s failed (%s); will retry", what, type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval.total_seconds())
+            await pause()
 
     task = asyncio.create_task(loop())
     try:

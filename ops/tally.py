@@ -267,7 +267,9 @@ def background_tally(
 ) -> contextlib.AbstractAsyncContextManager[Streak]:
     """Keeps the tally up to date beside the app; a zero interval leaves it to
     `phigate reports tally`."""
+    # Not at once: workers starting together on one SQLite file would each rebuild while the
+    # others start; aggregates are counted from the patients until the tally is there.
     return repeated(
         lambda: _tally_round(keyring), interval, metrics.REPORT_TALLY_FAILURES, log,
-        "report tally update",
+        "report tally update", first_at_once=False,
     )  # fmt: skip

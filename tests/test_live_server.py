@@ -197,3 +197,20 @@ def test_cli_logout_and_disable_stop_sessions_on_another_worker(
         assert changed.returncode == 0, changed.stderr
         assert a.post("/graphql", json=query, headers=auth).status_code == 401
         assert b.post("/graphql", json=query, headers=auth).status_code == 401
+
+
+def test_workers_build_the_report_tally_in_the_background(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A server with no tally builds it by itself, once, a tally interval after it started."""
+    fast = {**env, "PHIGATE_REPORT_TALLY_INTERVAL": "1"}
+    with live_server(fast, tmp_path, "--workers", "2") as server:
+        log = next(tmp_path.glob("serve-*.log"))
+        deadline = time.monotonic() + 30
+        while "report tally rebuilt" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # both workers have had a round since
+        with server.client() as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+    assert server.output.count("report tally rebuilt: 0 patients, 0 cells") == 1
+    assert "Traceback" not in server.output, _traceback(server.output)
