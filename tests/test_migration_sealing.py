@@ -39,18 +39,25 @@ async def _insert(table: str, values: dict[str, Any]) -> None:
     )
 
 
+async def _at(database_url: str, migration: str, provider: LocalKeyProvider) -> Patient:
+    """Migrated up to `migration` and connected, with an organization and a patient (not
+    saved: the model may have columns `migration` does not)."""
+    await run_migrations(config=db.tortoise_config(database_url), target=f"phigate.{migration}")
+    await _connect(database_url)
+    keyring = await load_keyring(provider)
+    org = await Organization.create(name=f"Before {migration}")
+    patient = Patient(organization=org)
+    patient.seal_identity(
+        keyring, mrn="MRN-013013", given_name="Ines", family_name="Old", birth_date="1970-01-01"
+    )
+    return patient
+
+
 async def _seed_as_0012(database_url: str, provider: LocalKeyProvider) -> None:
     """A database at 0012 holding one plaintext unit and one plaintext kind."""
-    config = db.tortoise_config(database_url)
-    await run_migrations(config=config, target="phigate.0012_administration")
-    await _connect(database_url)
+    patient = await _at(database_url, "0012_administration", provider)
+    org = patient.organization
     try:
-        keyring = await load_keyring(provider)
-        org = await Organization.create(name="Before 0013")
-        patient = Patient(organization=org)
-        patient.seal_identity(
-            keyring, mrn="MRN-013013", given_name="Ines", family_name="Old", birth_date="1970-01-01"
-        )
         # By hand: the model has columns that later migrations add.
         sealed = {c: getattr(patient, c).blob for c in IDENTITY}
         await _insert(
@@ -133,21 +140,13 @@ async def test_migration_0024_gives_each_assignment_its_patients_public_id(
     database_url: str, master_key: str
 ) -> None:
     provider = LocalKeyProvider(decode_master_key(master_key))
-    await run_migrations(
-        config=db.tortoise_config(database_url), target="phigate.0023_report_tally"
-    )
-    await _connect(database_url)
+    patient = await _at(database_url, "0023_report_tally", provider)
     try:
-        keyring = await load_keyring(provider)
-        org = await Organization.create(name="Before 0024")
-        patient = Patient(organization=org)
-        patient.seal_identity(
-            keyring, mrn="MRN-024024", given_name="Ada", family_name="Old", birth_date="1970-01-01"
-        )
         await patient.save()
         doc = await User.create(
-            username="doc.0024", role=Role.PHYSICIAN, organization=org, password_hash="-"
-        )
+            username="doc.0024", role=Role.PHYSICIAN, organization=patient.organization,
+            password_hash="-",
+        )  # fmt: skip
         await _insert(
             "care_team_assignment",
             {"user_id": doc.id, "patient_id": patient.id, "started_at": datetime.now(UTC)},
