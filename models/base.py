@@ -76,6 +76,17 @@ class PublicModel(Model):
             cls._bindings = prefixes
         return prefixes
 
+    @classmethod
+    def bound_to(cls, attribute: str, public_id: str) -> str:
+        """The binding of sealed column `attribute` of row `public_id`, for statements that
+        read or write columns rather than rows (the report tally's)."""
+        return cls._binding_prefixes()[attribute] + public_id
+
+    @classmethod
+    def stored(cls, attribute: str, public_id: str, blob: bytes | None) -> Sealed | None:
+        """A sealed column's stored bytes as the `Sealed` they are."""
+        return None if blob is None else Sealed(blob, cls.bound_to(attribute, public_id))
+
     def seal(self, keyring: Keyring, **plaintext: str | None) -> None:
         """Encrypt values into this row's sealed columns, bound to this row."""
         prefixes = self._binding_prefixes()

@@ -32,10 +32,9 @@ from tortoise.transactions import in_transaction
 from audit.health import Streak
 from audit.periodic import repeated
 from crypto.keyring import Keyring
-from crypto.sealed import binding_for
 from models import AuditSeal, Patient
 from models.locks import holds_lock
-from models.tally import ReportCell, ReportTally
+from models.tally import ReportCell, ReportContribution, ReportTally
 from observe import metrics
 from ops.sql import Statement, is_postgres
 from permissions.deidentify import report_date
@@ -91,7 +90,7 @@ async def _add(connection: BaseDBAsyncClient, keyring: Keyring, delta: Delta) ->
         if not change:
             continue
         public_id = cell_id(keyring, organization_pk, cell)
-        key = keyring.seal(json.dumps(list(cell[1])), binding_for("report_cell.key", public_id))
+        key = keyring.seal(json.dumps(list(cell[1])), ReportCell.bound_to("key", public_id))
         rows.append([public_id, organization_pk, cell[0], key.blob, change])
     await _upsert(connection, _ADD, rows)
     return len(rows)
@@ -105,7 +104,7 @@ async def _count_by(
         [
             public_id,
             pk,
-            keyring.seal(f.encode(), binding_for("report_contribution.facts", public_id)).blob,
+            keyring.seal(f.encode(), ReportContribution.bound_to("facts", public_id)).blob,
         ]
         for pk, public_id, f in facts
     ]

@@ -24,7 +24,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from crypto.errors import CryptoError
 from crypto.keyring import Keyring
-from crypto.sealed import Sealed, binding_for
+from crypto.sealed import Sealed
 from models import AuditEvent, Diagnosis, EntryStatus, Patient
 from models.tally import ReportCell, ReportContribution, ReportTally
 from permissions.actions import WRITE_EVENTS
@@ -110,25 +110,26 @@ def cell_id(keyring: Keyring, organization_pk: int, cell: Cell) -> str:
     return f"{ReportCell.PUBLIC_ID_PREFIX}_" + base64.urlsafe_b64encode(tag[:16]).decode()[:22]
 
 
-def _open(keyring: Keyring, column: str, public_id: str, blob: bytes | None) -> str | None:
-    if blob is None:
+def _open(keyring: Keyring, sealed: Sealed | None) -> str | None:
+    if sealed is None:
         return None
     try:
-        return keyring.open(Sealed(blob, binding_for(column, public_id)))
+        return keyring.open(sealed)
     except CryptoError:
         raise PhiUnavailable() from None
 
 
-def _fact(
-    keyring: Keyring,
-    source: Dimension,
-    column: str,
-    public_id: str,
-    blob: bytes | None,
-    today: date,
-) -> str:
+def _opened(keyring: Keyring, sealed: Sealed | None) -> str:
+    """A NOT NULL column of the tally's."""
+    text = _open(keyring, sealed)
+    if text is None:
+        raise PhiUnavailable()
+    return text
+
+
+def _fact(keyring: Keyring, source: Dimension, sealed: Sealed | None, today: date) -> str:
     """A sealed value as the report shows it, UNKNOWN if missing or withheld."""
-    value = _open(keyring, column, public_id, blob)
+    value = _open(keyring, sealed)
     return (None if value is None else SOURCES[source].transform(value, today)) or UNKNOWN
 
 
@@ -155,9 +156,14 @@ async def current_facts(
     ):
         diagnoses[owner].add(
             (
-                _fact(keyring, Dimension.DIAGNOSIS, "diagnosis.code", public_id, code, today),
                 _fact(
-                    keyring, Dimension.YEAR, "diagnosis.recorded_date", public_id, recorded, today
+                    keyring, Dimension.DIAGNOSIS, Diagnosis.stored("code", public_id, code), today
+                ),
+                _fact(
+                    keyring,
+                    Dimension.YEAR,
+                    Diagnosis.stored("recorded_date", public_id, recorded),
+                    today,
                 ),
             )
         )
@@ -166,8 +172,13 @@ async def current_facts(
             organization_pk,
             public_id,
             Facts(
-                _fact(keyring, Dimension.AGE_BAND, "patient.birth_date", public_id, born, today),
-                _fact(keyring, Dimension.ZIP3, "patient.zip", public_id, zip_code, today),
+                _fact(
+                    keyring,
+                    Dimension.AGE_BAND,
+                    Patient.stored("birth_date", public_id, born),
+                    today,
+                ),
+                _fact(keyring, Dimension.ZIP3, Patient.stored("zip", public_id, zip_code), today),
                 frozenset(diagnoses[pk]),
             ),
         )
@@ -188,9 +199,9 @@ async def recorded_facts(
     )
     found = {}
     for pk, public_id, facts in rows:
-        text = _open(keyring, "report_contribution.facts", public_id, facts)
-        assert text is not None
-        found[pk] = Facts.decode(text)
+        found[pk] = Facts.decode(
+            _opened(keyring, ReportContribution.stored("facts", public_id, facts))
+        )
     return found
 
 
@@ -286,9 +297,8 @@ async def counted(
         if cell_bits == total_bits:
             total += patients
             continue
-        text = _open(keyring, "report_cell.key", public_id, blob)
-        assert text is not None
-        tallied[tuple(json.loads(text))] += patients
+        opened = _opened(keyring, ReportCell.stored("key", public_id, blob))
+        tallied[tuple(json.loads(opened))] += patients
     for (cell_bits, key), change in delta.items():
         if cell_bits == bits:
             tallied[key] += change
