@@ -38,6 +38,7 @@ def test_scale_runs(pg_admin_url: str | None) -> None:
         "--rounds", "1", "--no-explain",
     )  # fmt: skip
     assert "seeded 40 patients" in out
+    assert "report tally of 40 patients" in out  # aggregates read from it, as in a server
     for name in ("patient(id) 7 fields", "billing patients(first: 100)", "report.aggregate"):
         assert f"| `{name}" in out
 
