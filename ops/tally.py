@@ -155,13 +155,9 @@ async def drain(keyring: Keyring, today: date) -> bool | None:
         upto = await _sealed_through(connection)
         if upto <= state.through:
             return False
-        patients, last = await written_since(
-            state.through, upto=upto, limit=BATCH, connection=connection
-        )
-        # With fewer than BATCH records found, `last` may stop short of `upto`; the next round
-        # then finds none and moves on to `upto`.
-        through = last if last > state.through else upto
-        changed = await take_in(connection, keyring, patients, today)
+        since = await written_since(state.through, upto=upto, limit=BATCH, connection=connection)
+        through = upto if since.complete else since.last
+        changed = await take_in(connection, keyring, since.patients, today)
         # Compare and set: should another writer have moved the tally meanwhile (SQLite, two
         # processes), this transaction rolls back instead of counting twice.
         moved = (

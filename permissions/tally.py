@@ -45,6 +45,10 @@ STATE = 1
 READS = 3
 """Attempts at a consistent read while the tally changes under it, before counting from the
 patients instead."""
+BEHIND = 2_000
+"""Write records not yet taken in that an aggregate counts from the patients' values itself;
+further behind (the drain stopped), it counts every patient instead, which needs no list of
+them (SQLite caps a statement's parameters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +209,16 @@ async def recorded_facts(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    patients: list[int]
+    """The patients named (of the organization asked about, if one was)."""
+    last: int
+    """The last record's audit id (the `through` asked from, if none)."""
+    complete: bool
+    """False if `limit` records were found: more may follow `last`."""
+
+
 async def written_since(
     through: int,
     organization_pk: int | None = None,
@@ -212,10 +226,9 @@ async def written_since(
     upto: int | None = None,
     limit: int | None = None,
     connection: BaseDBAsyncClient | None = None,
-) -> tuple[list[int], int]:
-    """The patients (of one organization, or any) with a write record after audit id
-    `through` (up to `upto`, the first `limit` records), and the last such record's id
-    (`through` if none)."""
+) -> Written:
+    """The patients with a write record after audit id `through` (up to `upto`, the first
+    `limit` records)."""
     events = (
         AuditEvent.filter(id__gt=through, event__in=WRITE_EVENTS, decision=Decision.ALLOW.value)
         .exclude(patient=None)
@@ -227,14 +240,14 @@ async def written_since(
     if limit is not None:
         events = events.limit(limit)
     written = await events.values_list("id", "patient")
+    complete = limit is None or len(written) < limit
     if not written:
-        return [], through
+        return Written([], through, complete)
     patients = Patient.filter(public_id__in={public_id for _, public_id in written})
     if organization_pk is not None:
         patients = patients.filter(organization_id=organization_pk)
     found = [int(pk) for (pk,) in await patients.using_db(connection).values_list("id")]
-    last: int = written[-1][0]
-    return found, last
+    return Written(found, int(written[-1][0]), complete)
 
 
 def changes(before: Facts | None, after: Facts | None) -> Counter[Cell]:
@@ -267,7 +280,8 @@ async def counted(
     keyring: Keyring, organization_pk: int, by: Sequence[Dimension], today: date
 ) -> Counted | None:
     """The aggregate's counts from the tally; None if the tally does not count to `today`'s
-    year (not built yet, or the year turned), or kept changing under every read."""
+    year (not built yet, or the year turned), is more than BEHIND write records behind, or
+    kept changing under every read."""
     bits = grouping(by)
     per_dx = any(SOURCES[d].per_diagnosis for d in by)
     total_bits = WITH_DIAGNOSIS if per_dx else ALL_PATIENTS
@@ -278,7 +292,10 @@ async def counted(
         rows = await ReportCell.filter(
             organization_id=organization_pk, grouping__in=(bits, total_bits)
         ).values_list("public_id", "grouping", "key", "patients")
-        written, _ = await written_since(state.through, organization_pk)
+        since = await written_since(state.through, organization_pk, limit=BEHIND)
+        if not since.complete:
+            return None
+        written = since.patients
         before = await recorded_facts(keyring, written)
         # The cells, and what they hold of each patient written since, as of one change of
         # the tally: a drain committing in between would count its patients twice or never.

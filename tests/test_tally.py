@@ -28,6 +28,7 @@ from models import AuditEvent, Organization, Patient
 from models.keystore import load_audit_keys
 from models.tally import ReportCell, ReportContribution, ReportTally
 from ops.tally import bring_up_to_date, rebuild
+from permissions import tally
 from permissions.deidentify import report_date
 from permissions.tally import STATE, written_since
 from tests.helpers import gql
@@ -131,6 +132,7 @@ async def test_writes_count_at_once_and_after_the_tally_takes_them_in(
     world: World,
     keyring: Keyring,
     settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     org = await hospital(keyring)
     await rebuild(keyring, report_date())
@@ -162,18 +164,23 @@ async def test_writes_count_at_once_and_after_the_tally_takes_them_in(
 
     # Not taken in yet: the patients written since are counted from their values now.
     state = await ReportTally.get(id=STATE)
-    written, _ = await written_since(state.through)
-    assert len(written) == 11 + 4 + 1
+    assert len((await written_since(state.through)).patients) == 11 + 4 + 1
     now = await tables(client)
     assert now != before
     assert now == await from_patients(client)
+    # Further behind than it counts patients for itself, an aggregate counts them all.
+    monkeypatch.setattr(tally, "BEHIND", 5)
+    records = await population_records()
+    assert await tables(client) == now
+    assert await population_records() == records
+    monkeypatch.undo()
 
     # Two workers draining at once count each write once.
     await seal_pending(await load_audit_keys(key_provider(settings)), timedelta(0))
     await asyncio.gather(*(bring_up_to_date(keyring, report_date()) for _ in range(2)))
     after = await ReportTally.get(id=STATE)
     assert after.generation > state.generation
-    assert (await written_since(after.through))[0] == []
+    assert (await written_since(after.through)).patients == []
     assert await tables(client) == now
 
     # Taking the same records in again, or counting everyone again, changes no cell.
