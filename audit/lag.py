@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from tortoise import connections
 
-from models import AuditSeal
+from audit.sealer import sealed_through
 
 COUNT_LIMIT = 1_000_000
 _POSTGRES = (
@@ -34,8 +34,7 @@ class Lag:
 
 
 async def sealing_lag() -> Lag:
-    head = await AuditSeal.all().order_by("-batch").first()
     connection = connections.get("default")
     sql = _POSTGRES if connection.capabilities.dialect == "postgres" else _SQLITE
-    rows = await connection.execute_query_dict(sql, [head.last_id if head else 0])
+    rows = await connection.execute_query_dict(sql, [await sealed_through()])
     return Lag(int(rows[0]["n"]), max(float(rows[0]["age"]), 0.0))

@@ -72,6 +72,19 @@ async def seal_pending(keys: AuditKeys, settle: timedelta, batch_size: int = BAT
             return total
 
 
+async def sealed_through(connection: BaseDBAsyncClient | None = None) -> int:
+    """The last audit id in the chain (0 before the first seal): every row up to it has
+    settled."""
+    head = (
+        await AuditSeal.all()
+        .using_db(connection)
+        .order_by("-batch")
+        .limit(1)
+        .values_list("last_id")
+    )
+    return int(head[0][0]) if head else 0
+
+
 async def _database_now(connection: BaseDBAsyncClient) -> datetime:
     """The database's clock, which wrote `recorded_at`: a host's clock running ahead of it
     would take rows as settled early, and seal past a row still being inserted."""

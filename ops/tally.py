@@ -31,8 +31,9 @@ from tortoise.transactions import in_transaction
 
 from audit.health import Streak
 from audit.periodic import repeated
+from audit.sealer import sealed_through
 from crypto.keyring import Keyring
-from models import AuditSeal, Patient
+from models import Patient
 from models.locks import holds_lock
 from models.tally import ReportCell, ReportContribution, ReportTally
 from observe import metrics
@@ -130,18 +131,6 @@ async def take_in(
     return len(changed)
 
 
-async def _sealed_through(connection: BaseDBAsyncClient) -> int:
-    """The last audit id of the sealed chain: every write record up to it has settled."""
-    last = (
-        await AuditSeal.all()
-        .using_db(connection)
-        .order_by("-batch")
-        .limit(1)
-        .values_list("last_id")
-    )
-    return int(last[0][0]) if last else 0
-
-
 async def drain(keyring: Keyring, today: date) -> bool | None:
     """Takes in up to BATCH settled write records. True if more may be waiting, False if the
     tally is up to date (or another worker is draining), None if it must be rebuilt first (not
@@ -152,7 +141,7 @@ async def drain(keyring: Keyring, today: date) -> bool | None:
         state = await ReportTally.get_or_none(id=STATE, using_db=connection)
         if state is None or state.year != today.year:
             return None
-        upto = await _sealed_through(connection)
+        upto = await sealed_through(connection)
         if upto <= state.through:
             return False
         since = await written_since(state.through, upto=upto, limit=BATCH, connection=connection)
@@ -197,7 +186,7 @@ async def rebuild(keyring: Keyring, today: date) -> Built | None:
         state = await ReportTally.get_or_none(id=STATE, using_db=connection)
         # Write records up to here are in the values read below; later ones are taken in
         # again by the drains, which changes nothing where they are already counted.
-        through = await _sealed_through(connection)
+        through = await sealed_through(connection)
         # Cells go in slices, each statement short (the server's statement timeout); the
         # patients' facts are written over where they are (a removed patient's go with it).
         while await _clear_cells(connection):

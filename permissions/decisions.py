@@ -31,14 +31,13 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crypto.blind_index import IndexKind, blind_index
-from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed
 from models import FhirSource, Patient
 from permissions import aggregate as aggregates
 from permissions import report_pages, tally
 from permissions.deidentify import SAFE_HARBOR, report_date, reported_age
-from permissions.errors import Forbidden, NotFound, PhiUnavailable
+from permissions.errors import Forbidden, NotFound, opened
 from permissions.masks import MASKS
 from permissions.policy import CAPABILITIES, POLICY, WRITE_POLICY
 from permissions.principal import Principal
@@ -495,12 +494,8 @@ class Access:
         self._log.phi_access(patient_id, field, prefix, key, decision)
         if decision is Decision.DENY:
             raise Forbidden()
-        if sealed is None:
-            return None
-        try:
-            return transform(self._keyring.open(sealed), today)
-        except CryptoError:
-            raise PhiUnavailable() from None
+        value = opened(self._keyring, sealed)
+        return None if value is None else transform(value, today)
 
     def age(self, patient_id: str, field: str, path: str, birth_date: Sealed | None) -> str | None:
         return self.derived(
@@ -515,7 +510,10 @@ class Access:
         this year: no patient's value is opened for the caller, so its record is one for the
         population (no patient) per field. Otherwise (a staff report over its row access, or no
         tally yet) each patient's values are opened and recorded per patient."""
-        if any(self.decision(aggregates.SOURCES[d].field) is Decision.DENY for d in by):
+        decisions = {
+            aggregates.SOURCES[d].field: self.decision(aggregates.SOURCES[d].field) for d in by
+        }
+        if Decision.DENY in decisions.values():
             raise Forbidden()
         rule = self.report_rule()
         today = report_date()
@@ -524,8 +522,8 @@ class Access:
             found = await tally.counted(self._keyring, organization, by, today)
             if found is not None:
                 prefix, _, key = path.rpartition(".")
-                for field in sorted({aggregates.SOURCES[d].field for d in by}):
-                    self._log.phi_access(None, field, prefix, key, self.decision(field))
+                for field in sorted(decisions):
+                    self._log.phi_access(None, field, prefix, key, decisions[field])
                 return aggregates.table(found.counts, found.total, aggregates.ordered(by))
         visible = await report_pages.report_patients(rule, self.rows)
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from crypto.errors import CryptoError
+from crypto.keyring import Keyring
+from crypto.sealed import Sealed
+
 
 class PhigateError(Exception):
     """An expected error, shown to the client as is. Anything else is masked."""
@@ -35,3 +39,14 @@ class PhiUnavailable(PhigateError):
 class AuditUnavailable(PhigateError):
     code = "AUDIT_UNAVAILABLE"
     default_message = "The audit trail could not be written, so no data is returned"
+
+
+def opened(keyring: Keyring, sealed: Sealed | None) -> str | None:
+    """The plaintext of `sealed` (None for none); PHI_UNAVAILABLE if its key is missing or
+    its seal broken, never the cause (which names neither the value nor the key)."""
+    if sealed is None:
+        return None
+    try:
+        return keyring.open(sealed)
+    except CryptoError:
+        raise PhiUnavailable() from None

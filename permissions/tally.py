@@ -22,14 +22,13 @@ from functools import cache
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from crypto.errors import CryptoError
 from crypto.keyring import Keyring
 from crypto.sealed import Sealed
 from models import AuditEvent, Diagnosis, EntryStatus, Patient
 from models.tally import ReportCell, ReportContribution, ReportTally
 from permissions.actions import WRITE_EVENTS
 from permissions.aggregate import SOURCES, UNKNOWN, Dimension, ordered
-from permissions.errors import PhiUnavailable
+from permissions.errors import PhiUnavailable, opened
 from permissions.roles import Decision
 from permissions.suppression import Key
 
@@ -114,18 +113,9 @@ def cell_id(keyring: Keyring, organization_pk: int, cell: Cell) -> str:
     return f"{ReportCell.PUBLIC_ID_PREFIX}_" + base64.urlsafe_b64encode(tag[:16]).decode()[:22]
 
 
-def _open(keyring: Keyring, sealed: Sealed | None) -> str | None:
-    if sealed is None:
-        return None
-    try:
-        return keyring.open(sealed)
-    except CryptoError:
-        raise PhiUnavailable() from None
-
-
 def _opened(keyring: Keyring, sealed: Sealed | None) -> str:
     """A NOT NULL column of the tally's."""
-    text = _open(keyring, sealed)
+    text = opened(keyring, sealed)
     if text is None:
         raise PhiUnavailable()
     return text
@@ -133,7 +123,7 @@ def _opened(keyring: Keyring, sealed: Sealed | None) -> str:
 
 def _fact(keyring: Keyring, source: Dimension, sealed: Sealed | None, today: date) -> str:
     """A sealed value as the report shows it, UNKNOWN if missing or withheld."""
-    value = _open(keyring, sealed)
+    value = opened(keyring, sealed)
     return (None if value is None else SOURCES[source].transform(value, today)) or UNKNOWN
 
 
