@@ -94,11 +94,18 @@ class PublicModel(Model):
         # Straight into the instance, not through tortoise's `__setattr__`: what that checks
         # (a related object, an async default still pending) a sealed column never is.
         state = self.__dict__
+        sealing: list[tuple[str, str]] = []
+        names = []
         for name, value in plaintext.items():
             prefix = prefixes.get(name)
             if prefix is None:
                 raise TypeError(f"{name} is not a sealed column")
-            state[name] = None if value is None else keyring.seal(value, prefix + public_id)
+            if value is None:
+                state[name] = None
+            else:
+                sealing.append((value, prefix + public_id))
+                names.append(name)
+        state.update(zip(names, keyring.seal_all(sealing), strict=True))
 
     @classmethod
     def sealed_columns(cls) -> tuple[tuple[str, str], ...]:

@@ -36,6 +36,19 @@ def test_round_trip_and_no_plaintext_in_repr() -> None:
     assert keyring.seal("900-12-3456", "patient.ssn|pat_x").blob != sealed.blob
 
 
+def test_a_rows_values_sealed_together_each_have_a_nonce_and_binding_of_their_own() -> None:
+    keyring = ring(primary=2)
+    values = [("Rowan", "patient.given_name|pat_x"), ("Rowan", "patient.family_name|pat_x")]
+    first, second = keyring.seal_all(values)
+    nonce = slice(5, 17)
+    assert first.blob[nonce] != second.blob[nonce]
+    assert [keyring.open(first), keyring.open(second)] == ["Rowan", "Rowan"]
+    assert first.blob[1:5] == second.blob[1:5] == (2).to_bytes(4, "big")
+    with pytest.raises(SealBroken):
+        keyring.open(first._replace(binding=second.binding))
+    assert keyring.seal_all([]) == []
+
+
 @pytest.mark.parametrize("binding", ["patient.ssn|pat_y", "patient.mrn|pat_x"])
 def test_ciphertext_bound_to_its_row_and_column(binding: str) -> None:
     keyring = ring()
