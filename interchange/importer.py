@@ -31,7 +31,7 @@ from interchange.inbound import NotModelled, Record, Unusable
 from models import ClinicalNote, Diagnosis, Encounter, FhirSource, Observation, Patient
 from ops.progress import Progress
 from permissions.actions import WriteAction
-from permissions.decisions import Access, Authorized, Change, Sealer, Transaction
+from permissions.decisions import Access, Authorized, Change, Transaction
 from permissions.errors import PhigateError
 from permissions.roles import Role
 from resolvers import clinical_writes, patient_writes, validation
@@ -349,17 +349,17 @@ class _Run:
 
     async def _write(self, plan: _Planned, patient_public: str) -> None:
         access = self.writer(WRITERS[plan.record.kind])
-        organization_pk = self.organization_pk
+        sealer = plan.authorized.sealer
+        sealer.seal(plan.row, **plan.values)
+        source = FhirSource(
+            organization_id=self.organization_pk,
+            record=plan.row.public_id,
+            patient=patient_public,
+        )
+        sealer.seal(source, key=plan.record.key)
 
-        async def work(sealer: Sealer, transaction: Transaction) -> None:
-            sealer.seal(plan.row, **plan.values)
+        async def work(transaction: Transaction) -> None:
             await transaction.insert(plan.row)
-            source = FhirSource(
-                organization_id=organization_pk,
-                record=plan.row.public_id,
-                patient=patient_public,
-            )
-            sealer.seal(source, key=plan.record.key)
             await transaction.insert(source)
 
         await access.commit(plan.authorized, work)

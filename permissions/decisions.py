@@ -14,8 +14,9 @@ opened or indexed only after a decision, here or by the object pass's session it
 
 Writes are decided here too: `authorize` decides every field of one input against the same
 plans (all or nothing: one field the caller may not write refuses the whole input, and the
-refusal is recorded), and `commit` runs the write with its audit records in one transaction
-(audit/writes.py), handing the work a `Sealer`: only an authorized write seals values.
+refusal is recorded) and hands back an `Authorized` change with the `Sealer` its values are
+sealed with (only an authorized write seals values), and `commit` runs the write with its
+audit records in one transaction (audit/writes.py).
 """
 
 from __future__ import annotations
@@ -226,12 +227,15 @@ class Change:
 
 
 class Authorized:
-    """A change every field of which the caller may write: what `Access.commit` takes."""
+    """A change every field of which the caller may write, and what its values are sealed
+    with: what `Access.commit` takes. A write seals before its transaction opens, so the
+    transaction holds the database for its statements alone."""
 
-    __slots__ = ("change",)
+    __slots__ = ("change", "sealer")
 
-    def __init__(self, change: Change) -> None:
+    def __init__(self, change: Change, sealer: Sealer) -> None:
         self.change = change
+        self.sealer = sealer
 
 
 T = TypeVar("T")
@@ -318,17 +322,13 @@ class Access:
             error = Forbidden(f"Not permitted to write {path}; nothing was written")
             error.extensions["field"] = path
             raise error
-        return Authorized(change)
+        return Authorized(change, Sealer(self._keyring))
 
     async def commit(
-        self, authorized: Authorized, work: Callable[[Sealer, Transaction], Awaitable[T]]
+        self, authorized: Authorized, work: Callable[[Transaction], Awaitable[T]]
     ) -> T:
-        """Run `work` (given a sealer and the transaction) and the change's audit records in
-        one transaction."""
-        sealer = Sealer(self._keyring)
-        return await self._write_log().commit(
-            self.principal, authorized.change, lambda transaction: work(sealer, transaction)
-        )
+        """Run `work` and the change's audit records in one transaction."""
+        return await self._write_log().commit(self.principal, authorized.change, work)
 
     def _write_log(self) -> WriteLog:
         if self._writes is None:

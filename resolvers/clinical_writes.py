@@ -31,7 +31,7 @@ from models import (
     Patient,
 )
 from permissions.actions import WriteAction
-from permissions.decisions import Change, PolicyError, Sealer, Transaction
+from permissions.decisions import Change, PolicyError, Transaction
 from resolvers import idempotency, validation
 from resolvers.patients import visible_child
 from resolvers.validation import REASON, Check, checked
@@ -157,11 +157,11 @@ async def add(
     links = {"encounter_id": await _encounter(patient, encounter)} if encounter else {}
     if kind is NOTE:
         links["author_id"] = ctx.principal.user_pk
+    for name, value in links.items():
+        setattr(row, name, value)
+    authorized.sealer.seal(row, **values_checked)
 
-    async def work(sealer: Sealer, transaction: Transaction) -> Any:
-        for name, value in links.items():
-            setattr(row, name, value)
-        sealer.seal(row, **values_checked)
+    async def work(transaction: Transaction) -> Any:
         await transaction.insert(row)
         await idempotency.remember(ctx, transaction.connection, operation, row.public_id)
         return row
@@ -227,12 +227,13 @@ async def amend(
         role=ctx.principal.role.value,
         at=datetime.now(UTC),
     )
+    sealer = authorized.sealer
+    sealer.keep(revision, row, values_checked)
+    sealer.seal(revision, reason=stated_reason)
+    sealer.seal(row, **values_checked)
 
-    async def work(sealer: Sealer, transaction: Transaction) -> Any:
+    async def work(transaction: Transaction) -> Any:
         connection = transaction.connection
-        sealer.keep(revision, row, values_checked)
-        sealer.seal(revision, reason=stated_reason)
-        sealer.seal(row, **values_checked)
         # The version in the WHERE clause is what makes one of two concurrent amendments lose.
         updated = (
             await kind.model.filter(id=row.id, version=version)

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from models import Patient, PatientRevision
 from permissions.actions import WriteAction
-from permissions.decisions import Change, Sealer, Transaction
+from permissions.decisions import Change, Transaction
 from resolvers import idempotency
 from resolvers.patients import patient, patient_node
 from resolvers.validation import PATIENT, REASON, checked
@@ -63,9 +63,9 @@ async def register_patient(
     authorized = await access.authorize(change, access.rows.scope_categories)
     checked = validated(values)
     row.organization_id = _organization(ctx)
+    authorized.sealer.seal(row, **checked)
 
-    async def work(sealer: Sealer, transaction: Transaction) -> Patient:
-        sealer.seal(row, **checked)
+    async def work(transaction: Transaction) -> Patient:
         if await _mrn_taken(row, transaction.connection):
             raise InvalidField(*MRN_TAKEN)
         await transaction.insert(row)
@@ -118,12 +118,13 @@ async def update_patient(
         role=ctx.principal.role.value,
         at=datetime.now(UTC),
     )
+    sealer = authorized.sealer
+    sealer.keep(revision, row, checked)
+    sealer.seal(revision, reason=stated_reason)
+    sealer.seal(row, **checked)
 
-    async def work(sealer: Sealer, transaction: Transaction) -> Patient:
+    async def work(transaction: Transaction) -> Patient:
         connection = transaction.connection
-        sealer.keep(revision, row, checked)
-        sealer.seal(revision, reason=stated_reason)
-        sealer.seal(row, **checked)
         if "mrn" in checked and await _mrn_taken(row, connection):
             raise InvalidField(*MRN_TAKEN)
         columns = Patient.with_indexes(checked)
