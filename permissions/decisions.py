@@ -276,7 +276,7 @@ class Sealer:
     def seal(self, row: Any, **values: str | None) -> None:
         row.seal(self._keyring, **values)
 
-    def keep(self, revision: Any, row: Any, columns: Iterable[str]) -> None:
+    def _keep(self, revision: Any, row: Any, columns: Iterable[str]) -> None:
         """Seal the values `columns` hold in `row` into `revision`, under its own binding: the
         previous values of a change. They are opened here only to be sealed again."""
         opened = {}
@@ -284,6 +284,15 @@ class Sealer:
             value = getattr(row, column)
             opened[column] = None if value is None else self._keyring.open(value)
         revision.seal(self._keyring, **opened)
+
+    def revise(
+        self, revision: Any, row: Any, changes: Mapping[str, str | None], reason: str | None
+    ) -> None:
+        """A change of `row`: its earlier values and the stated reason into `revision`, then
+        the new values into the row."""
+        self._keep(revision, row, changes)
+        self.seal(revision, reason=reason)
+        self.seal(row, **changes)
 
 
 class Access:

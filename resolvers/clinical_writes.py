@@ -227,10 +227,7 @@ async def amend(
         role=ctx.principal.role.value,
         at=datetime.now(UTC),
     )
-    sealer = authorized.sealer
-    sealer.keep(revision, row, values_checked)
-    sealer.seal(revision, reason=stated_reason)
-    sealer.seal(row, **values_checked)
+    authorized.sealer.revise(revision, row, values_checked, stated_reason)
 
     async def work(transaction: Transaction) -> Any:
         connection = transaction.connection

@@ -118,10 +118,7 @@ async def update_patient(
         role=ctx.principal.role.value,
         at=datetime.now(UTC),
     )
-    sealer = authorized.sealer
-    sealer.keep(revision, row, checked)
-    sealer.seal(revision, reason=stated_reason)
-    sealer.seal(row, **checked)
+    authorized.sealer.revise(revision, row, checked, stated_reason)
 
     async def work(transaction: Transaction) -> Patient:
         connection = transaction.connection
