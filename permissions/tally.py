@@ -304,8 +304,8 @@ async def counted(
         if cell_bits == total_bits:
             total += patients
             continue
-        opened = _opened(keyring, ReportCell.stored("key", public_id, blob))
-        tallied[tuple(json.loads(opened))] += patients
+        text = _opened(keyring, ReportCell.stored("key", public_id, blob))
+        tallied[tuple(json.loads(text))] += patients
     for (cell_bits, key), change in delta.items():
         if cell_bits == bits:
             tallied[key] += change
