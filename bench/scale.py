@@ -53,7 +53,8 @@ QUERIES: dict[str, tuple[str, str]] = {
     "billing patients(first: 100)": ("bench.billing", PAGE),
 }
 """name -> (who asks, query). Aggregates are the researcher's (they cover the organization);
-report pages, withheld from researchers, the front desk's (it sees every patient)."""
+report pages, withheld from researchers, the front desk's (it sees every patient of its
+organization)."""
 SLOW = 2.0
 """Seconds: a query slower than this at its warm-up is timed by that one run."""
 

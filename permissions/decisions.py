@@ -416,28 +416,38 @@ class Access:
         return found
 
     async def emergency_patient(self, coordinate: str, value: str) -> Patient:
-        """A patient anywhere in the hospital, found by a field the caller may search by on
-        any patient: break-glass is the one search beyond the caller's rows."""
+        """A patient anywhere in the caller's organization, found by a field the caller may
+        search by on any patient: break-glass is the one search beyond the caller's rows, and
+        not beyond their organization (another's patient may even share the MRN)."""
         self.require(Capability.BREAK_GLASS)
         plan, searchable = self._plans[coordinate], SEARCHABLE[coordinate]
         if plan.decide_on(self.principal, self.rows.scope_categories, False) is not Decision.ALLOW:
             raise Forbidden("Not permitted to search by this field")
+        organization = self.principal.organization_pk
+        if organization is None:
+            raise NotFound()
         index = blind_index(self._keyring, searchable.kind, value)
-        found = await Patient.filter(**{searchable.column: index}).first()
+        found = await Patient.filter(
+            organization_id=organization, **{searchable.column: index}
+        ).first()
         if found is None:
             raise NotFound()
         return found
 
-    async def care_team_patient(self, coordinate: str, value: str) -> PatientRef:
-        """The patient whose field `coordinate` equals `value`, for an admin assigning a care
-        team: found by blind index alone, anywhere in the hospital, and handed back as
-        identifiers only. Nothing is opened, so the admin (whose policy denies every PHI
-        category) learns no value beyond the one they typed."""
+    async def care_team_patient(
+        self, coordinate: str, value: str, organization_pk: int | None
+    ) -> PatientRef:
+        """The patient of organization `organization_pk` (the clinician's) whose field
+        `coordinate` equals `value`, for an admin assigning a care team: found by blind index
+        alone and handed back as identifiers only. Nothing is opened, so the admin (whose
+        policy denies every PHI category) learns no value beyond the one they typed."""
         self.require(Capability.MANAGE_CARE_TEAMS)
+        if organization_pk is None:
+            raise NotFound()
         searchable = SEARCHABLE[coordinate]
         index = blind_index(self._keyring, searchable.kind, value)
         found = (
-            await Patient.filter(**{searchable.column: index})
+            await Patient.filter(organization_id=organization_pk, **{searchable.column: index})
             .limit(1)
             .values_list("id", "public_id", "organization_id")
         )

@@ -78,15 +78,16 @@ WRITE_POLICY: Mapping[Role, Mapping[Category, Decision]] = _build(_WRITES)
 
 
 class RowScope(StrEnum):
-    """Which patients a role may load at all (row access)."""
+    """Which patients a role may load at all (row access). An organization is a tenant: a
+    scope that is not a list of named patients (a care team, a grant, one's own record) is
+    bounded by the caller's organization, and a caller in none has no rows by it."""
 
     CARE_TEAM = "care team assignments"
-    ALL = "all patients"
-    WITH_ENCOUNTERS = "patients with encounters"
+    ORGANIZATION = "all patients of their organization"
+    """Also a client_credentials principal's (Principal.row_scope): its client's organization."""
+    WITH_ENCOUNTERS = "their organization's patients with encounters"
     SELF_AND_PROXY = "self, and patients who granted proxy access"
     NONE = "none"
-    ORGANIZATION = "patients of the OAuth2 client's organization"
-    """Not a role's scope: set on a client_credentials principal (Principal.row_scope)."""
 
 
 ROW_SCOPE: Mapping[Role, RowScope] = complete(
@@ -94,7 +95,7 @@ ROW_SCOPE: Mapping[Role, RowScope] = complete(
     {
         Role.PHYSICIAN: RowScope.CARE_TEAM,
         Role.NURSE: RowScope.CARE_TEAM,
-        Role.FRONT_DESK: RowScope.ALL,
+        Role.FRONT_DESK: RowScope.ORGANIZATION,
         Role.BILLING: RowScope.WITH_ENCOUNTERS,
         Role.PATIENT: RowScope.SELF_AND_PROXY,
         Role.RESEARCHER: RowScope.NONE,

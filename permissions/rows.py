@@ -254,16 +254,14 @@ def _open_grants(values: Mapping[str, Any]) -> QuerySet[BreakGlassGrant]:
     )
 
 
-def _with_encounters(_: int) -> QuerySet[Patient]:
-    return Patient.filter(id__in=Subquery(Encounter.all().values("patient_id")))
+def _with_encounters(organization_pk: int) -> QuerySet[Patient]:
+    return _organization(organization_pk).filter(
+        id__in=Subquery(Encounter.all().values("patient_id"))
+    )
 
 
 def _organization(organization_pk: int) -> QuerySet[Patient]:
     return Patient.filter(organization_id=organization_pk)
-
-
-def _everyone(_: int) -> QuerySet[Patient]:
-    return Patient.all()
 
 
 def _user(principal: Principal) -> int | None:
@@ -274,19 +272,14 @@ def _org(principal: Principal) -> int | None:
     return principal.organization_pk
 
 
-def _anyone(_: Principal) -> int | None:
-    return 0
-
-
 def _nobody(_: Principal) -> int | None:
     return None
 
 
 _KEY_OF: Mapping[RowScope, Callable[[Principal], int | None]] = MappingProxyType(
     {
-        RowScope.ALL: _anyone,
         RowScope.CARE_TEAM: _user,
-        RowScope.WITH_ENCOUNTERS: _user,
+        RowScope.WITH_ENCOUNTERS: _org,
         RowScope.SELF_AND_PROXY: _user,
         RowScope.ORGANIZATION: _org,
     }
@@ -295,7 +288,6 @@ _KEY_OF: Mapping[RowScope, Callable[[Principal], int | None]] = MappingProxyType
 
 _PURE: Mapping[RowScope, Callable[[int], QuerySet[Patient]]] = MappingProxyType(
     {
-        RowScope.ALL: _everyone,
         RowScope.CARE_TEAM: _care_team,
         RowScope.WITH_ENCOUNTERS: _with_encounters,
         RowScope.ORGANIZATION: _organization,

@@ -170,7 +170,7 @@ async def create_organization(ctx: RequestContext, name: str) -> t.Organization:
 async def assign_care_team(ctx: RequestContext, user_id: str, mrn: str) -> t.CareTeamAssignment:
     acting = _acting(ctx, Capability.MANAGE_CARE_TEAMS)
     user = await _user(user_id)
-    patient = await ctx.access.care_team_patient("Patient.mrn", mrn)
+    patient = await ctx.access.care_team_patient("Patient.mrn", mrn, user.organization_id)  # type: ignore[attr-defined]
     row = await clear(care_teams.assign(acting, user, patient, SystemClock()))
     return t.CareTeamAssignment(
         clinician=strawberry.ID(user.public_id),
