@@ -96,6 +96,16 @@ async def test_another_organizations_patient_is_not_found(
         assert body["data"] == {"patient": None, "node": None}
 
 
+async def test_another_organizations_records_are_not_found(
+    client: httpx.AsyncClient, world: World, elsewhere: Elsewhere
+) -> None:
+    encounter = "query($id: ID!) { node(id: $id) { id } }"
+    for user in ("billing", "billing2"):
+        body = await gql(client, encounter, {"id": world.children["encounter"]}, as_user=user)
+        found = body.json()["data"]["node"]
+        assert found == ({"id": world.children["encounter"]} if user == "billing" else None)
+
+
 async def test_another_organizations_patient_cannot_be_changed(
     client: httpx.AsyncClient, world: World, elsewhere: Elsewhere
 ) -> None:
@@ -140,3 +150,30 @@ async def test_an_account_in_no_organization_reaches_no_patient(
     opened = (await gql(client, OPEN, {"mrn": OTHER["mrn"]}, as_user="doc0")).json()
     assert [e["extensions"]["code"] for e in opened["errors"]] == ["NOT_FOUND"]
     assert await BreakGlassGrant.all().count() == 0
+
+
+CREATE = """
+mutation($u: String!, $r: Role!, $o: ID) {
+  createAccount(username: $u, role: $r, organization: $o) { account { id } }
+}
+"""
+SET_ROLE = "mutation($a: ID!, $r: Role!) { setAccountRole(account: $a, role: $r) { role } }"
+
+
+async def test_an_account_that_works_with_patients_needs_an_organization(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    org = (await Organization.get(name="Test Hospital")).public_id
+    for role in ("PHYSICIAN", "NURSE", "FRONT_DESK", "BILLING", "RESEARCHER"):
+        refused = (await gql(client, CREATE, {"u": "new.one", "r": role}, as_user="admin")).json()
+        assert [e["extensions"]["code"] for e in refused["errors"]] == ["BAD_USER_INPUT"]
+        assert "needs an organization" in refused["errors"][0]["message"]
+    assert not await User.exists(username="new.one")
+    placed = {"u": "desk.new", "r": "FRONT_DESK", "o": org}
+    assert "errors" not in (await gql(client, CREATE, placed, as_user="admin")).json()
+    auditor = {"u": "audit.new", "r": "AUDITOR"}
+    made = (await gql(client, CREATE, auditor, as_user="admin")).json()
+    account = made["data"]["createAccount"]["account"]["id"]
+    moved = (await gql(client, SET_ROLE, {"a": account, "r": "BILLING"}, as_user="admin")).json()
+    assert "needs an organization" in moved["errors"][0]["message"]
+    assert (await User.get(public_id=account)).role is Role.AUDITOR

@@ -19,6 +19,7 @@ from api.networks import parse_networks
 from audit.events import AdminEvent
 from models import RecoveryCode, User
 from permissions.roles import Role
+from permissions.tenancy import needs_organization
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,149}")
 USERNAME_RULE = (
@@ -32,6 +33,13 @@ class Created:
     user: User
     password: str
     """The one-time initial password: shown once, to be changed at first login."""
+
+
+def _placed(role: Role, organization_pk: int | None) -> None:
+    if organization_pk is None and needs_organization(role):
+        raise AdminError(
+            f"A {role.value} account needs an organization: its patients are an organization's"
+        )
 
 
 def role_named(name: str) -> Role:
@@ -50,6 +58,7 @@ async def create_user(
     # Disabled accounts keep their names: a username is never given to a second person.
     if await User.exists(username=username):
         raise AdminError("That username is taken (usernames are never reused)")
+    _placed(role, None if org is None else org.id)
     password = initial_password()
     user = User(
         username=username,
@@ -94,6 +103,7 @@ async def set_role(acting: Acting, user: User, role: Role, clock: Clock) -> User
     _not_own(acting, user)
     if user.role is role:
         return user
+    _placed(role, user.organization_id)  # type: ignore[attr-defined]
     now = clock.now()
     async with in_transaction():
         await acting.record(
