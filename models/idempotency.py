@@ -18,6 +18,9 @@ class IdempotencyKey(Model):
     operation = fields.CharField(max_length=120)
     """The mutation and its target (`updatePatient:pat_...`): a key reused for another
     request is refused rather than answered with the wrong record."""
+    fingerprint = fields.BinaryField(null=True)
+    """Keyed digest of the request's arguments (resolvers/idempotency.py): never the values.
+    None on a key remembered before migration 0025."""
     record_id = fields.CharField(max_length=40)
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()

@@ -188,6 +188,10 @@ _LISTS: Mapping[Category, FieldPlan] = MappingProxyType(
 )
 
 
+_FINGERPRINT = "idempotency_key.fingerprint"
+"""The blind-index column whose key digests requests (Access.fingerprint)."""
+
+
 class AccessLog(Protocol):
     """Where reads are recorded: the request's audit buffer."""
 
@@ -376,6 +380,12 @@ class Access:
     def opener(self) -> Callable[[Sealed], str]:
         """What opens the values the object pass decided on: for its session alone."""
         return self._keyring.open
+
+    def fingerprint(self, request: str) -> bytes:
+        """A keyed digest of a request's arguments (PHI among them), to tell a retry from
+        another request under the same Idempotency-Key: without the key, no guess of a value
+        can be checked against it."""
+        return self._keyring.blind_index(_FINGERPRINT, request)
 
     def require(self, capability: Capability) -> None:
         rule = CAPABILITIES[capability]

@@ -136,8 +136,8 @@ async def add(
     encounter: str | None = None,
 ) -> Node:
     """A new record of `kind` for a patient in the caller's rows."""
-    operation = f"add{kind.name}:{patient_id}"
-    if (first := await idempotency.replayed(ctx, operation)) is not None:
+    attempt = idempotency.attempt(ctx, f"add{kind.name}:{patient_id}", stated, encounter)
+    if (first := await idempotency.replayed(ctx, attempt)) is not None:
         return await _entry(ctx, kind, first)
     access = ctx.access
     patient = await _patient(ctx, patient_id)
@@ -163,14 +163,14 @@ async def add(
 
     async def work(transaction: Transaction) -> Any:
         await transaction.insert(row)
-        await idempotency.remember(ctx, transaction.connection, operation, row.public_id)
+        await idempotency.remember(ctx, transaction.connection, attempt, row.public_id)
         return row
 
     try:
         written = await access.commit(authorized, work)
     except IntegrityError:
         # The same key's first attempt committed meanwhile.
-        if (first := await idempotency.replayed(ctx, operation)) is not None:
+        if (first := await idempotency.replayed(ctx, attempt)) is not None:
             return await _entry(ctx, kind, first)
         raise
     return types.child_node(kind.node, written, subject)
@@ -193,8 +193,8 @@ async def amend(
     prefix: str,
 ) -> Node:
     """A new version of an entry the caller may see; its earlier values go to its history."""
-    operation = f"amend{kind.name}:{public_id}"
-    if (first := await idempotency.replayed(ctx, operation)) is not None:
+    attempt = idempotency.attempt(ctx, f"amend{kind.name}:{public_id}", version, changes, reason)
+    if (first := await idempotency.replayed(ctx, attempt)) is not None:
         return await _entry(ctx, kind, first)
     access = ctx.access
     row, patient = await visible_child(ctx, kind.model, public_id)
@@ -244,7 +244,7 @@ async def amend(
         if updated != 1:
             raise Conflict()
         await transaction.insert(revision)
-        await idempotency.remember(ctx, connection, operation, row.public_id)
+        await idempotency.remember(ctx, connection, attempt, row.public_id)
         row.version = version + 1
         row.status = status
         return row
@@ -252,7 +252,7 @@ async def amend(
     try:
         written = await access.commit(authorized, work)
     except IntegrityError:
-        if (first := await idempotency.replayed(ctx, operation)) is not None:
+        if (first := await idempotency.replayed(ctx, attempt)) is not None:
             return await _entry(ctx, kind, first)
         # The revision of this version exists: another amendment of it committed first.
         raise Conflict() from None

@@ -53,8 +53,8 @@ MRN_TAKEN = ("input.mrn", "is already in use in this organization")
 async def register_patient(
     ctx: RequestContext, stated: RegisterPatientInput, prefix: str
 ) -> types.Patient:
-    operation = "registerPatient"
-    if (first := await idempotency.replayed(ctx, operation)) is not None:
+    attempt = idempotency.attempt(ctx, "registerPatient", stated)
+    if (first := await idempotency.replayed(ctx, attempt)) is not None:
         return await patient(ctx, first)
     values = provided(stated, nulls=False)
     row = Patient(organization_id=0)
@@ -69,14 +69,14 @@ async def register_patient(
         if await _mrn_taken(row, transaction.connection):
             raise InvalidField(*MRN_TAKEN)
         await transaction.insert(row)
-        await idempotency.remember(ctx, transaction.connection, operation, row.public_id)
+        await idempotency.remember(ctx, transaction.connection, attempt, row.public_id)
         return row
 
     try:
         written = await access.commit(authorized, work)
     except IntegrityError:
         # A race: the same key's first attempt, or the same MRN, committed meanwhile.
-        if (first := await idempotency.replayed(ctx, operation)) is not None:
+        if (first := await idempotency.replayed(ctx, attempt)) is not None:
             return await patient(ctx, first)
         raise InvalidField(*MRN_TAKEN) from None
     return patient_node(ctx, written)
@@ -90,8 +90,8 @@ async def update_patient(
     reason: str | None,
     prefix: str,
 ) -> types.Patient:
-    operation = f"updatePatient:{public_id}"
-    if (first := await idempotency.replayed(ctx, operation)) is not None:
+    attempt = idempotency.attempt(ctx, f"updatePatient:{public_id}", version, changes, reason)
+    if (first := await idempotency.replayed(ctx, attempt)) is not None:
         return await patient(ctx, first)
     access = ctx.access
     row = await access.rows.patient(public_id) if Patient.is_public_id(public_id) else None
@@ -134,14 +134,14 @@ async def update_patient(
         if updated != 1:
             raise Conflict()
         await transaction.insert(revision)
-        await idempotency.remember(ctx, connection, operation, row.public_id)
+        await idempotency.remember(ctx, connection, attempt, row.public_id)
         row.version = version + 1
         return row
 
     try:
         written = await access.commit(authorized, work)
     except IntegrityError:
-        if (first := await idempotency.replayed(ctx, operation)) is not None:
+        if (first := await idempotency.replayed(ctx, attempt)) is not None:
             return await patient(ctx, first)
         # The revision of this version exists: another update of it committed first.
         raise Conflict() from None

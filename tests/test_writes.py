@@ -267,6 +267,31 @@ async def test_an_idempotent_retry_returns_the_first_result(
     assert codes(reused) == ["BAD_USER_INPUT"]
 
 
+async def test_a_key_reused_for_another_patients_registration_is_refused(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The same mutation with other arguments is another request: answering it with the first
+    registration would hand a front desk one patient's record as another's."""
+    key = {AS_USER: "desk", "Idempotency-Key": "desk-tablet-1"}
+    body = {"query": REGISTER, "variables": {"input": NEW}}
+    first = await client.post("/graphql", json=body, headers=key)
+    again = await client.post("/graphql", json=body, headers=key)
+    assert again.json() == first.json()
+    nextone = {**NEW, "mrn": "MRN-555002", "givenName": "Ines", "ssn": "321-54-9877"}
+    body = {"query": REGISTER, "variables": {"input": nextone}}
+    reused = await client.post("/graphql", json=body, headers=key)
+    assert codes(reused) == ["BAD_USER_INPUT"]
+    assert "another request" in reused.json()["errors"][0]["message"]
+    assert "Ines" not in reused.text
+    assert NEW["givenName"] not in reused.text
+    assert await Patient.all().count() == len(world.patients) + 1
+    assert await AuditEvent.filter(event="CREATE").count() == 1
+    # Beside the key: a digest of the arguments (HMAC-SHA256), not the arguments.
+    [kept] = await IdempotencyKey.all()
+    assert kept.fingerprint is not None
+    assert len(kept.fingerprint) == 32
+
+
 async def test_a_patient_outside_the_callers_rows_is_not_found(
     client: httpx.AsyncClient, world: World
 ) -> None:
