@@ -13,8 +13,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
-from enum import Enum
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from strawberry import UNSET
@@ -54,14 +53,11 @@ def attempt(ctx: RequestContext, operation: str, *arguments: object) -> Attempt 
 
 
 def _plain(value: object) -> object:
-    """An argument as JSON: an input object's fields as given (unset ones left out)."""
+    """An input object as JSON: its fields as given, unset ones left out (an explicit null
+    clears a field, so it counts). Their values are strings, numbers and booleans."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         given = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
         return {name: v for name, v in given if v is not UNSET}
-    if isinstance(value, date):  # a datetime too
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
     raise TypeError(f"an argument of type {type(value).__name__}")
 
 
