@@ -83,6 +83,8 @@ def _connection(database_url: str, timeouts: Timeouts | None) -> str | dict[str,
         connection = _postgres(database_url, timeouts)
     elif database_url.startswith("sqlite://"):
         connection = _sqlite(database_url, timeouts)
+        # Every process on the file begins its transactions IMMEDIATE (api/db_clients.py).
+        connection["engine"] = "api.db_clients"
     else:
         return database_url
     if timeouts is not None:
@@ -91,11 +93,18 @@ def _connection(database_url: str, timeouts: Timeouts | None) -> str | dict[str,
     return connection
 
 
-def tortoise_config(database_url: str, timeouts: Timeouts | None = None) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, timeouts: Timeouts | None = None, *, migrating: bool = False
+) -> dict[str, Any]:
     """`timeouts`: the serving app's bounds; without them (migrations, the operations
-    commands) statements may run as long as they need."""
+    commands) statements may run as long as they need. `migrating`: with Tortoise's own
+    clients instead of api/db_clients.py's, as its migrations pick their schema editor by the
+    client's module."""
+    connection = _connection(database_url, timeouts)
+    if migrating and isinstance(connection, dict):
+        connection["engine"] = expand_db_url(database_url)["engine"]
     return {
-        "connections": {"default": _connection(database_url, timeouts)},
+        "connections": {"default": connection},
         "apps": {
             APP: {
                 "models": ["models"],
@@ -114,7 +123,7 @@ async def migrate(
     """Apply pending migrations, then (PostgreSQL) give `serving_role` its grants
     (ops/grants.py). Safe to run repeatedly and from several processes in turn. `provider`:
     the key provider, for a migration that seals values stored in plaintext before it."""
-    config = tortoise_config(database_url)
+    config = tortoise_config(database_url, migrating=True)
     token = MIGRATION_PROVIDER.set(provider)
     try:
         await run_migrations(config=config)
@@ -153,4 +162,4 @@ async def connected(database_url: str) -> AsyncIterator[None]:
 
 # For Tortoise's own CLI when writing a migration after a model change:
 #   tortoise -c api.db.TORTOISE_ORM makemigrations
-TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+TORTOISE_ORM = tortoise_config("sqlite://:memory:", migrating=True)

@@ -1,20 +1,36 @@
-"""Database clients that never wait without a bound.
+"""Database clients that never wait without a bound, and SQLite transactions that wait for
+another process's write instead of failing on it.
 
 Tortoise takes a pooled PostgreSQL connection with no timeout, and its SQLite client queues
 every statement behind one lock, also with no timeout: with PostgreSQL frozen or the SQLite
 file locked from outside, every request waited as long as the fault lasted. Each wait here has
 its limit (api/db.py sets them from the settings); one that passes it raises `DatabaseTimeout`,
 which the app answers as 503 like any other unavailable database.
+
+Tortoise begins a SQLite transaction deferred (`BEGIN`): it reads first and takes the write lock
+at its first write. If another process (a second worker, `phigate keys rotate`) committed in
+between, SQLite cannot let it write on its older snapshot and fails it at once, "database is
+locked", busy timeout or not: a registration (which reads whether the MRN is taken, then
+inserts) failed as AUDIT_UNAVAILABLE. Here every transaction takes the write lock when it begins
+(`BEGIN IMMEDIATE`), waiting for it as long as the busy timeout allows, as Rails and Django
+(`transaction_mode`) do for SQLite. In one process nothing changes: its transactions already
+take turns on its one connection. tests/test_concurrent_writers.py pins this.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any, Literal
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.backends.base.client import TransactionContext
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
 from tortoise.exceptions import OperationalError
 
 ACQUIRE_TIMEOUT = "acquire_timeout"
@@ -71,7 +87,28 @@ class _TimedLock(asyncio.Lock):
             raise DatabaseTimeout("the database stayed busy past the limit") from None
 
 
-class TimedSqliteClient(SqliteClient):
+class _ImmediateTransaction(SqliteTransactionWrapper):
+    async def begin(self) -> None:
+        connection = self._connection
+        try:
+            if connection.in_transaction:
+                # Left open by a failure before: its work is not this transaction's to commit.
+                await connection.rollback()
+            await connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            # The busy timeout passed with another process still writing: unavailable (503),
+            # as for any statement that waited that long. The driver's message is not passed on.
+            raise DatabaseTimeout("the database stayed locked past the busy timeout") from None
+
+
+class ImmediateSqliteClient(SqliteClient):
+    """SQLite whose transactions take the write lock when they begin."""
+
+    def _in_transaction(self) -> TransactionContext:
+        return SqliteTransactionContext(_ImmediateTransaction(self), self._lock)
+
+
+class TimedSqliteClient(ImmediateSqliteClient):
     """One connection, one statement at a time (SQLite's way): while a statement waits for an
     outside writer (the busy timeout), every other request waits for its turn. Those waits end
     at the limit too, so all of them are answered, not only the one at the front."""
@@ -83,5 +120,9 @@ class TimedSqliteClient(SqliteClient):
 
 
 def get_client_class(db_info: dict[str, Any]) -> type[Any]:
-    """This module is a Tortoise engine too (`"engine": "api.db_clients"`, api/db.py)."""
-    return TimedSqliteClient if "file_path" in db_info["credentials"] else TimedAsyncpgClient
+    """This module is a Tortoise engine too (`"engine": "api.db_clients"`, api/db.py): the
+    serving app's clients have limits, the operations commands' SQLite client has none."""
+    credentials = db_info["credentials"]
+    if "file_path" not in credentials:
+        return TimedAsyncpgClient
+    return TimedSqliteClient if ACQUIRE_TIMEOUT in credentials else ImmediateSqliteClient

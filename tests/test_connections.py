@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
+import pytest
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from api.db import WAL_KEPT_BYTES
+from tests.ops import sqlite_path
 from tests.helpers import gql
 from tests.test_audit_statements import QUERY, statements
 from tests.world import World
 
 
 async def test_connections_are_set_up_for_the_request_path(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, database_url: str
 ) -> None:
     conn = connections.get("default")
     async with statements("RESET ALL") as resets:
@@ -26,3 +31,14 @@ async def test_connections_are_set_up_for_the_request_path(
     rows = await conn.execute_query_dict("PRAGMA journal_size_limit")
     assert rows[0]["journal_size_limit"] == WAL_KEPT_BYTES
     assert (await conn.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
+    # A transaction holds SQLite's write lock from its first statement on: another process
+    # cannot start writing meanwhile (api/db_clients.py, tests/test_concurrent_writers.py).
+    outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None, timeout=0)
+    try:
+        async with in_transaction():
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                outside.execute("BEGIN IMMEDIATE")
+        outside.execute("BEGIN IMMEDIATE")
+        outside.execute("ROLLBACK")
+    finally:
+        outside.close()

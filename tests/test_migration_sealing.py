@@ -42,7 +42,9 @@ async def _insert(table: str, values: dict[str, Any]) -> None:
 async def _at(database_url: str, migration: str, provider: LocalKeyProvider) -> Patient:
     """Migrated up to `migration` and connected, with an organization and a patient (not
     saved: the model may have columns `migration` does not)."""
-    await run_migrations(config=db.tortoise_config(database_url), target=f"phigate.{migration}")
+    await run_migrations(
+        config=db.tortoise_config(database_url, migrating=True), target=f"phigate.{migration}"
+    )
     await _connect(database_url)
     keyring = await load_keyring(provider)
     org = await Organization.create(name=f"Before {migration}")
@@ -117,7 +119,8 @@ async def test_taking_migrations_back_and_forth_keeps_every_record(
     await _seed_as_0012(database_url, provider)
     await db.migrate(database_url, provider=provider)
     await run_migrations(
-        config=db.tortoise_config(database_url), target="phigate.0019_audit_partitions"
+        config=db.tortoise_config(database_url, migrating=True),
+        target="phigate.0019_audit_partitions",
     )
     await db.migrate(database_url, provider=provider)
     await _connect(database_url)
