@@ -31,6 +31,7 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionContext,
     SqliteTransactionWrapper,
 )
+from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
 
 ACQUIRE_TIMEOUT = "acquire_timeout"
@@ -96,16 +97,37 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
                 await connection.rollback()
             await connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
-            # The busy timeout passed with another process still writing: unavailable (503),
-            # as for any statement that waited that long. The driver's message is not passed on.
-            raise DatabaseTimeout("the database stayed locked past the busy timeout") from None
+            # The busy timeout passed with another process still writing, or the file failed:
+            # unavailable (503), as for any statement. The driver's message is not passed on.
+            raise OperationalError("a transaction could not begin") from None
+
+
+class _ImmediateContext(SqliteTransactionContext):
+    """Tortoise's context, except that a BEGIN that fails gives back the connection's lock
+    and slot it took before (tortoise's keeps both: every later statement would wait)."""
+
+    async def __aenter__(self) -> SqliteTransactionWrapper:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                get_connections().reset(self.token)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        transaction: SqliteTransactionWrapper = self.connection
+        return transaction
 
 
 class ImmediateSqliteClient(SqliteClient):
     """SQLite whose transactions take the write lock when they begin."""
 
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(_ImmediateTransaction(self), self._lock)
+        return _ImmediateContext(_ImmediateTransaction(self), self._lock)
 
 
 class TimedSqliteClient(ImmediateSqliteClient):

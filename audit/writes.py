@@ -11,6 +11,7 @@ write wrote nothing, so its record is written at once, on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -166,7 +167,13 @@ class AuditedWrites:
     async def commit(
         self, principal: Principal, change: Change, work: Callable[[Transaction], Awaitable[T]]
     ) -> T:
-        async with in_transaction() as connection:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                connection = await stack.enter_async_context(in_transaction())
+            except OperationalError as exc:
+                # The write and its record cannot begin (on SQLite: another process held the
+                # write lock past the busy timeout). Nothing is written.
+                raise _failed(exc) from None
             transaction = Transaction(connection, principal, change)
             done = await work(transaction)
             await transaction.finish()

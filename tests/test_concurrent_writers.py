@@ -11,14 +11,20 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
 import httpx
 
-from models import Patient
-from tests.ops import sqlite_path
-from tests.test_writes import NEW, register
-from tests.world import World
+from api.app import create_app
+from api.settings import Settings
+from models import AuditEvent, Patient
+from tests.conftest import https_client, running
+from tests.helpers import TestAuthenticator
+from tests.ops import audit_locked, sqlite_path
+from tests.test_writes import NEW, codes, register
+from tests.world import World, build_world
 
 RENAME = "UPDATE organization SET name = 'Test Hospital (renamed)'"
 
@@ -62,3 +68,24 @@ async def test_a_registration_waits_for_another_writer_and_succeeds(
     assert "errors" not in body, body
     assert body["data"]["registerPatient"]["mrn"] == NEW["mrn"]
     assert await Patient.all().count() == len(world.patients) + 1
+
+
+async def test_a_write_that_cannot_get_the_lock_is_refused_whole(
+    settings: Settings, database_url: str
+) -> None:
+    """Held past the limit (SQLite: the busy timeout; PostgreSQL: the lock timeout on the
+    audit table), the write is AUDIT_UNAVAILABLE and leaves nothing behind."""
+    limit = timedelta(seconds=1)
+    short = replace(settings, db_statement_timeout=limit, db_acquire_timeout=limit)
+    app = create_app(short, authenticate=TestAuthenticator())
+    async with running(app), https_client(app) as http:
+        world = await build_world(app.state.keyring)
+        async with audit_locked(database_url):
+            response = await register(http, NEW, as_user="desk")
+        assert codes(response) == ["AUDIT_UNAVAILABLE"]
+        assert NEW["ssn"] not in response.text
+        assert await Patient.all().count() == len(world.patients)
+        assert not await AuditEvent.filter(event="CREATE").exists()
+        # The failed write gave its connection back: the next one, unlocked, goes through.
+        again = await register(http, NEW, as_user="desk")
+        assert codes(again) == []

@@ -10,8 +10,8 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from api.db import WAL_KEPT_BYTES
-from tests.ops import sqlite_path
 from tests.helpers import gql
+from tests.ops import sqlite_path
 from tests.test_audit_statements import QUERY, statements
 from tests.world import World
 
