@@ -11,10 +11,17 @@ from crypto.keyring import Keyring
 from models import Patient
 from models.people import SHUFFLE_BITS
 from permissions import report_order
-from permissions.deidentify import report_date
+from permissions.deidentify import deidentify_zip, report_date
+from permissions.roles import Role
 from tests.helpers import gql
-from tests.synthetic import organization_with_researcher, population, years_before
-from tests.world import World
+from tests.synthetic import (
+    member,
+    organization_with_researcher,
+    population,
+    seed_patient,
+    years_before,
+)
+from tests.world import OTHER, World
 
 PAGE = """
 query($after: String) {
@@ -46,13 +53,14 @@ def test_bucket_size_follows_the_report_size() -> None:
     assert report_order.bucket_bits(sample) == 11
 
 
-async def read_report(client: httpx.AsyncClient) -> tuple[list[str], dict[str, object]]:
-    """Every page of one report as the front desk (it sees every patient): zips in order."""
+async def read_report(client: httpx.AsyncClient, desk: str) -> tuple[list[str], dict[str, object]]:
+    """Every page of one report as front desk account `desk` (it sees every patient of its
+    organization): zips in order."""
     zips: list[str] = []
     after = None
     first: dict[str, object] = {}
     while True:
-        body = (await gql(client, PAGE, {"after": after}, as_user="desk")).json()
+        body = (await gql(client, PAGE, {"after": after}, as_user=desk)).json()
         assert "errors" not in body
         page = body["data"]["report"]["patients"]
         first = first or page
@@ -66,19 +74,26 @@ async def test_pages_cover_a_large_report_once(
     client: httpx.AsyncClient, world: World, keyring: Keyring
 ) -> None:
     org = await organization_with_researcher("Large", "large.rae")
-    await population(keyring, org, [(1100, "62704", years_before(report_date(), 40), [])])
-    shuffles = await Patient.all().values_list("report_shuffle", flat=True)
+    await member(org, "large.desk", Role.FRONT_DESK)
+    birth = years_before(report_date(), 40)
+    await population(keyring, org, [(1100, "62704", birth, [])])
+    for n in range(3):
+        identity = {"mrn": f"X{n}", "given_name": "G", "family_name": "F", "birth_date": birth}
+        await seed_patient(keyring, org, {**identity, "zip": "30301"})
+    shuffles = await Patient.filter(organization=org).values_list("report_shuffle", flat=True)
     # Registration drew every patient's value: spread, not a constant.
     assert len(set(shuffles)) > len(shuffles) * 0.99
     total = len(shuffles)
-    one, first_page = await read_report(client)
+    one, first_page = await read_report(client, "large.desk")
     assert (first_page["totalCount"], first_page["totalCountExact"]) == (1000, False)
     # Over 1,000 patients the report runs in more than one bucket, and misses no one.
     assert report_order.bucket_bits(sorted(shuffles)[:1001]) >= 1
     assert len(one) == total
-    two, _ = await read_report(client)
+    # The world's patients are another organization's (OTHER's ZIP area is no one's here).
+    assert deidentify_zip(OTHER["zip"]) not in one
+    two, _ = await read_report(client, "large.desk")
     assert sorted(one) == sorted(two)
-    # The world's own patients sit somewhere else in each report's order (its key differs).
+    # The three other patients sit somewhere else in each report's order (its key differs).
     large = max(set(one), key=one.count)
     assert [i for i, z in enumerate(one) if z != large] != [
         i for i, z in enumerate(two) if z != large
