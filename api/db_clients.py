@@ -15,6 +15,10 @@ inserts) failed as AUDIT_UNAVAILABLE. Here every transaction takes the write loc
 (`BEGIN IMMEDIATE`), waiting for it as long as the busy timeout allows, as Rails and Django
 (`transaction_mode`) do for SQLite. In one process nothing changes: its transactions already
 take turns on its one connection. tests/test_concurrent_writers.py pins this.
+
+Tortoise's transaction contexts take a connection (and the task's slot for it) before BEGIN and
+keep them when BEGIN fails. Both contexts here give them back (tests/test_concurrent_writers.py,
+tests/test_db_timeouts.py). These are Tortoise's internal classes, used in this module only.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ import sqlite3
 from typing import Any, Literal
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.base.client import TransactionContext
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import (
+    TransactionalDBClient,
+    TransactionContext,
+    TransactionContextPooled,
+)
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
@@ -54,10 +62,34 @@ class _TimedPool(asyncpg.Pool):  # type: ignore[misc]
         return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
 
 
+class _ReleasingContext(TransactionContextPooled):
+    """Tortoise's pooled context, except that a BEGIN that fails (a frozen server's timeout)
+    gives back the connection and the task's connection slot it took before. Tortoise's keeps
+    the slot: the task's every later transaction became a savepoint on a connection no longer
+    its own, so a background loop (the audit sealer, the tally's drain) failed for good after
+    one timeout."""
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self.ensure_connection()
+        pool = self.client._parent._pool
+        self.client._connection = await pool.acquire()
+        self.token = get_connections().set(self.connection_name, self.client)
+        try:
+            await self.client.begin()
+        except BaseException:
+            get_connections().reset(self.token)
+            await pool.release(self.client._connection)  # a no-op if already given back
+            raise
+        return self.client
+
+
 class TimedAsyncpgClient(AsyncpgDBClient):
     def __init__(self, **kwargs: Any) -> None:
         self._acquire_timeout = float(kwargs.pop(ACQUIRE_TIMEOUT))
         super().__init__(**kwargs)
+
+    def _in_transaction(self) -> TransactionContext:
+        return _ReleasingContext(TransactionWrapper(self), self._pool_init_lock)
 
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         # asyncpg.create_pool's own defaults, with the pool class it has no parameter for.

@@ -17,6 +17,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
 
 from api.app import create_app
 from api.settings import Settings
@@ -122,3 +124,34 @@ async def test_a_frozen_postgres_is_503_within_the_limit(
     assert (await http.get("/readyz")).json() == {"status": "ready"}
     ok = await http.post("/auth/login", json={"username": "doc", "password": PASSWORD})
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_transactions_frozen_at_begin_give_their_connections_back(
+    settings: Settings, database_url: str
+) -> None:
+    """A transaction that times out at BEGIN on a frozen server holds a pooled connection: had
+    it kept it, the pool (two here, five by default) would stay empty once the server thawed,
+    and every request after would be 503 until a restart."""
+    small = f"{database_url}?minsize=2&maxsize=2"
+    short = replace(
+        settings, database_url=small, db_statement_timeout=LIMIT, db_acquire_timeout=LIMIT
+    )
+    async with running(create_app(short)):
+        admin = await asyncpg.connect(database_url)
+        try:
+            pids = [_postmaster(await admin.fetchval("SELECT pg_backend_pid()"))]
+            rows = await admin.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            pids += [row["pid"] for row in rows]
+            with frozen(pids):
+                for _ in range(3):
+                    with pytest.raises((OperationalError, TimeoutError)):
+                        async with in_transaction():
+                            pass
+        finally:
+            await admin.close()
+        async with in_transaction() as connection:
+            assert await connection.execute_query_dict("SELECT 1 AS one") == [{"one": 1}]
