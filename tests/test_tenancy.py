@@ -13,6 +13,7 @@ from crypto.keyring import Keyring
 from models import BreakGlassGrant, Encounter, Organization, Patient, User
 from permissions.roles import Role
 from tests.helpers import gql
+from tests.synthetic import member
 from tests.world import OTHER, OWN, PASSWORD, World
 
 LIST = """
@@ -43,11 +44,7 @@ class Elsewhere:
 @pytest.fixture
 async def elsewhere(keyring: Keyring, world: World) -> Elsewhere:
     org = await Organization.create(name="Elsewhere Clinic")
-    password = hash_password(PASSWORD)
-    users = {
-        name: await User.create(username=name, role=role, organization=org, password_hash=password)
-        for name, role in ELSEWHERE_USERS.items()
-    }
+    users = {name: await member(org, name, role) for name, role in ELSEWHERE_USERS.items()}
     patient = Patient(organization=org)
     patient.seal_identity(keyring, **{**OTHER, "mrn": OWN["mrn"]})
     await patient.save()
