@@ -75,13 +75,20 @@ async def phigate(settings: Settings, *args: str, master_key: str | None = None)
     return Run(process.returncode, out.decode(), err.decode())
 
 
+def outside_sqlite(database_url: str) -> sqlite3.Connection:
+    """Another session on the app's SQLite file. Take its write lock in a thread
+    (`asyncio.to_thread`): waiting for it on the event loop would stop the app, in this process,
+    from finishing a transaction that holds it, and the wait would last the busy timeout."""
+    return sqlite3.connect(sqlite_path(database_url), isolation_level=None, check_same_thread=False)
+
+
 @contextlib.asynccontextmanager
 async def audit_locked(database_url: str) -> AsyncIterator[None]:
     """Another session holds the audit table (PostgreSQL) or the whole file (SQLite) for
     writing, and does not let go."""
     if database_url.startswith("sqlite"):
-        outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
-        outside.execute("BEGIN IMMEDIATE")
+        outside = outside_sqlite(database_url)
+        await asyncio.to_thread(outside.execute, "BEGIN IMMEDIATE")
         try:
             yield
         finally:

@@ -179,7 +179,7 @@ async def test_existing_rows_move_into_partitions_and_still_verify(
 ) -> None:
     """A database at 0016 with sealed audit rows over several months; 0019 partitions it
     (PostgreSQL) and the chain verifies in full; back to 0016 the rows are all there."""
-    config = db.tortoise_config(database_url)
+    config = db.tortoise_config(database_url, migrating=True)
     provider = LocalKeyProvider(decode_master_key(master_key))
     await run_migrations(config=config, target="phigate.0016_passkeys")
     EXECUTOR_CACHE.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -22,7 +21,7 @@ from api.settings import Settings
 from models import AuditEvent, Patient
 from tests.conftest import https_client, running
 from tests.helpers import TestAuthenticator
-from tests.ops import audit_locked, sqlite_path
+from tests.ops import audit_locked, outside_sqlite
 from tests.test_writes import NEW, codes, register
 from tests.world import World, build_world
 
@@ -33,8 +32,8 @@ RENAME = "UPDATE organization SET name = 'Test Hospital (renamed)'"
 async def outside_writer(database_url: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
     """Another session in the middle of a write; what it yields commits that write."""
     if database_url.startswith("sqlite"):
-        outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
-        outside.execute("BEGIN IMMEDIATE")
+        outside = outside_sqlite(database_url)
+        await asyncio.to_thread(outside.execute, "BEGIN IMMEDIATE")
         outside.execute(RENAME)
 
         async def commit() -> None:

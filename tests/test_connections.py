@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import httpx
@@ -11,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from api.db import WAL_KEPT_BYTES
 from tests.helpers import gql
-from tests.ops import sqlite_path
+from tests.ops import outside_sqlite
 from tests.test_audit_statements import QUERY, statements
 from tests.world import World
 
@@ -33,12 +34,14 @@ async def test_connections_are_set_up_for_the_request_path(
     assert (await conn.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
     # A transaction holds SQLite's write lock from its first statement on: another process
     # cannot start writing meanwhile (api/db_clients.py, tests/test_concurrent_writers.py).
-    outside = sqlite3.connect(sqlite_path(database_url), isolation_level=None, timeout=0)
+    outside = outside_sqlite(database_url)
     try:
         async with in_transaction():
+            outside.execute("PRAGMA busy_timeout = 0")  # held by us: fail at once, not wait
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 outside.execute("BEGIN IMMEDIATE")
-        outside.execute("BEGIN IMMEDIATE")
+        outside.execute("PRAGMA busy_timeout = 5000")
+        await asyncio.to_thread(outside.execute, "BEGIN IMMEDIATE")
         outside.execute("ROLLBACK")
     finally:
         outside.close()
