@@ -430,15 +430,11 @@ class Access:
         search by on any patient: break-glass is the one search beyond the caller's rows, and
         not beyond their organization (another's patient may even share the MRN)."""
         self.require(Capability.BREAK_GLASS)
-        plan, searchable = self._plans[coordinate], SEARCHABLE[coordinate]
+        plan = self._plans[coordinate]
         if plan.decide_on(self.principal, self.rows.scope_categories, False) is not Decision.ALLOW:
             raise Forbidden("Not permitted to search by this field")
-        organization = self.principal.organization_pk
-        if organization is None:
-            raise NotFound()
-        index = blind_index(self._keyring, searchable.kind, value)
-        found = await Patient.filter(
-            organization_id=organization, **{searchable.column: index}
+        found = await self._in_organization(
+            self.principal.organization_pk, coordinate, value
         ).first()
         if found is None:
             raise NotFound()
@@ -452,19 +448,23 @@ class Access:
         alone and handed back as identifiers only. Nothing is opened, so the admin (whose
         policy denies every PHI category) learns no value beyond the one they typed."""
         self.require(Capability.MANAGE_CARE_TEAMS)
-        if organization_pk is None:
-            raise NotFound()
-        searchable = SEARCHABLE[coordinate]
-        index = blind_index(self._keyring, searchable.kind, value)
-        found = (
-            await Patient.filter(organization_id=organization_pk, **{searchable.column: index})
-            .limit(1)
-            .values_list("id", "public_id", "organization_id")
-        )
+        patients = self._in_organization(organization_pk, coordinate, value)
+        found = await patients.limit(1).values_list("id", "public_id", "organization_id")
         if not found:
             raise NotFound()
         pk, public_id, organization_pk = found[0]
         return PatientRef(pk, public_id, organization_pk)
+
+    def _in_organization(
+        self, organization_pk: int | None, coordinate: str, value: str
+    ) -> QuerySet[Patient]:
+        """The patients of an organization whose field `coordinate` equals `value`, by blind
+        index (NOT_FOUND for no organization): an MRN is unique only within one."""
+        if organization_pk is None:
+            raise NotFound()
+        searchable = SEARCHABLE[coordinate]
+        index = blind_index(self._keyring, searchable.kind, value)
+        return Patient.filter(organization_id=organization_pk, **{searchable.column: index})
 
     async def imported(self, organization_pk: int, keys: Iterable[str]) -> dict[str, FhirSource]:
         """The records an earlier import wrote from these source keys (`Observation/abc`) in
