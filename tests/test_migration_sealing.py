@@ -19,6 +19,7 @@ from crypto.sealed import Sealed
 from models import CareTeamAssignment, Encounter, Observation, Organization, Patient, User
 from models.keystore import load_keyring
 from permissions.roles import Role
+from tests.schema_checks import missing_indexes
 
 IDENTITY = ("mrn", "given_name", "family_name", "birth_date")
 
@@ -131,6 +132,7 @@ async def test_taking_migrations_back_and_forth_keeps_every_record(
             for table in ("patient", "encounter", "observation")
         ]
         assert counts == [1, 1, 1]
+        assert await missing_indexes(connection) == []
         [row] = await connection.execute_query_dict("SELECT * FROM patient")
         again = {k: v for k, v in row.items() if k not in {"id", "public_id"}}
         with pytest.raises(IntegrityError):
